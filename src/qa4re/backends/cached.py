@@ -1,0 +1,100 @@
+"""An on-disk cache in front of any backend, so reruns and resumed runs skip finished work.
+
+Results are stored in SQLite, keyed by the backend fingerprint, the call kind and the full
+request, and committed after every batch: a run killed at any point loses at most the batch
+in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from qa4re.backends.base import Backend, GenerateRequest, OptionScores, ScoreRequest
+
+R = TypeVar("R")
+Q = TypeVar("Q", ScoreRequest, GenerateRequest)
+
+
+def request_key(fingerprint: str, kind: str, request: ScoreRequest | GenerateRequest) -> str:
+    """Cache key of one request for one backend."""
+    if isinstance(request, ScoreRequest):
+        payload: list[Any] = [fingerprint, kind, request.prompt, list(request.answers), request.system]
+    else:
+        payload = [fingerprint, kind, request.prompt, request.max_new_tokens, list(request.stop), request.system]
+    return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _encode_scores(scores: OptionScores) -> str:
+    # JSON has no -inf: store it as null.
+    return json.dumps({"logprobs": {a: (v if math.isfinite(v) else None) for a, v in scores.logprobs.items()}, "complete": scores.complete})
+
+
+def _decode_scores(text: str) -> OptionScores:
+    data = json.loads(text)
+    return OptionScores({a: (-math.inf if v is None else float(v)) for a, v in data["logprobs"].items()}, bool(data["complete"]))
+
+
+class CachingBackend:
+    """Wraps ``backend``; answers from ``path`` (SQLite) what it has seen before.
+
+    ``calls`` counts the requests that reached the wrapped backend.
+    """
+
+    def __init__(self, backend: Backend, path: Path) -> None:
+        self.backend = backend
+        self.fingerprint = backend.fingerprint
+        self.max_batch_size = backend.max_batch_size
+        self.supports_logprobs = backend.supports_logprobs
+        self.calls = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path))
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        self._db.commit()
+
+    def _lookup(self, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(f"SELECT key, value FROM results WHERE key IN ({marks})", chunk).fetchall())
+        return found
+
+    def _through(
+        self,
+        kind: str,
+        requests: Sequence[Q],
+        call: Callable[[Sequence[Q]], list[R]],
+        encode: Callable[[R], str],
+        decode: Callable[[str], R],
+    ) -> list[R]:
+        keys = [request_key(self.fingerprint, kind, r) for r in requests]
+        found = self._lookup(keys)
+        missing = sorted({k: i for i, k in enumerate(keys) if k not in found}.values())
+        if missing:
+            fresh = call([requests[i] for i in missing])
+            self.calls += len(missing)
+            rows = [(keys[i], encode(result)) for i, result in zip(missing, fresh, strict=True)]
+            self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)", rows)
+            self._db.commit()
+            found.update(rows)
+        return [decode(found[k]) for k in keys]
+
+    def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
+        """Cached :meth:`Backend.score_options`."""
+        return self._through("score", requests, self.backend.score_options, _encode_scores, _decode_scores)
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
+        """Cached :meth:`Backend.generate`."""
+        return self._through("generate", requests, self.backend.generate, json.dumps, json.loads)
+
+    def close(self) -> None:
+        """Close the cache and the wrapped backend."""
+        self._db.close()
+        self.backend.close()

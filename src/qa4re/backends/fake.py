@@ -1,0 +1,49 @@
+"""A deterministic scripted backend for plumbing tests; never evidence that extraction works."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
+
+Script = Callable[[str, tuple[str, ...]], str]
+
+
+def first_answer(prompt: str, answers: tuple[str, ...]) -> str:
+    """Default script: always the first answer."""
+    return answers[0]
+
+
+class FakeBackend:
+    """Gives probability 0.9 to the answer that ``script(prompt, answers)`` picks.
+
+    ``history`` records every request, so tests can assert what was sent and how often.
+    """
+
+    max_batch_size = 64
+    supports_logprobs = True
+
+    def __init__(self, script: Script = first_answer, fingerprint: str = "fake") -> None:
+        self.script = script
+        self.fingerprint = fingerprint
+        self.history: list[ScoreRequest | GenerateRequest] = []
+
+    def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
+        """Scripted scores: log 0.9 for the picked answer, the rest share 0.1."""
+        import math
+
+        results = []
+        for request in requests:
+            self.history.append(request)
+            picked = self.script(request.prompt, request.answers)
+            rest = math.log(0.1 / max(1, len(request.answers) - 1))
+            results.append(OptionScores({a: (math.log(0.9) if a == picked else rest) for a in request.answers}))
+        return results
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
+        """Scripted text: the picked answer of a prompt whose options are A-Z letters."""
+        self.history.extend(requests)
+        return [self.script(r.prompt, tuple(chr(c) for c in range(65, 91))) for r in requests]
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,35 @@
+"""Backend names -> classes, imported lazily so ``import qa4re`` never imports torch."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from qa4re.backends.base import Backend
+from qa4re.errors import UnknownNameError
+
+BACKENDS = {
+    "transformers": "qa4re.backends.transformers:TransformersBackend",
+    "fake": "qa4re.backends.fake:FakeBackend",
+}
+
+
+def backend_class(name: str) -> Any:
+    """The backend class registered as ``name``."""
+    if name not in BACKENDS:
+        raise UnknownNameError("backend", name, BACKENDS)
+    module, _, attribute = BACKENDS[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def get_backend(model: str = "default", **options: Any) -> Backend:
+    """Build the backend for ``--model``: ``[backend:]model``; no prefix means transformers.
+
+    Examples: ``default`` (embedded SmolLM2), ``google/flan-t5-large``, ``./my-model``,
+    ``transformers:./model.gguf``.
+    """
+    name, sep, rest = model.partition(":")
+    if sep and name in BACKENDS:
+        backend: Backend = backend_class(name)(rest, **options) if name != "fake" else backend_class(name)()
+        return backend
+    return backend_class("transformers")(model, **options)  # type: ignore[no-any-return]

@@ -1,0 +1,214 @@
+"""Local Hugging Face models: causal LMs (chat template optional) and seq2seq models (FLAN-T5).
+
+Answers are scored from the model's next-token distribution after the prompt. When every
+answer of a request is a single token (QA4RE letters A-Z), one batched forward pass scores all
+of them, computing logits for the last position only. Multi-token answers (letters past Z,
+vanilla's relation labels) are scored exactly: the prompt runs once, its KV cache is repeated
+for the answers, and the remaining answer tokens run teacher-forced.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.embedded import resolve_model
+from qa4re.errors import BackendUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    prompt_ids: list[int]
+    answer_ids: dict[str, list[int]]
+
+
+class TransformersBackend:
+    """A local transformers model behind the backend seam.
+
+    Args:
+        model: ``default`` (embedded SmolLM2), a hub id, a local folder or a ``.gguf`` file.
+        chat_template: wrap prompts in the tokenizer's chat template (causal LMs that have one).
+            None: use it when present. Seq2seq models always get the bare prompt.
+        batch_size: prompts per forward pass.
+        device: torch device (``cpu``, ``cuda``...).
+    """
+
+    supports_logprobs = True
+
+    def __init__(self, model: str = "default", *, chat_template: bool | None = None, batch_size: int = 8, device: str = "cpu") -> None:
+        try:
+            import torch
+            from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise BackendUnavailable(f"the transformers backend needs torch and transformers: {exc}") from None
+        self._torch = torch
+        path, identity = resolve_model(model)
+        try:
+            config = AutoConfig.from_pretrained(path)
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.is_seq2seq = bool(getattr(config, "is_encoder_decoder", False))
+            loader = AutoModelForSeq2SeqLM if self.is_seq2seq else AutoModelForCausalLM
+            self.model = loader.from_pretrained(path).to(device).eval()
+        except OSError as exc:
+            raise BackendUnavailable(f"cannot load model '{model}': {exc}") from None
+        self.device = device
+        self.max_batch_size = batch_size
+        has_template = bool(getattr(self.tokenizer, "chat_template", None))
+        if chat_template and (self.is_seq2seq or not has_template):
+            raise BackendUnavailable(f"model '{model}' has no chat template; use chat_template=False")
+        self.use_chat_template = (has_template and not self.is_seq2seq) if chat_template is None else chat_template
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.fingerprint = f"transformers:{identity}:{'seq2seq' if self.is_seq2seq else 'causal'}:chat={self.use_chat_template}"
+
+    # ---- text -> ids -------------------------------------------------------------------
+
+    def _prompt_text(self, prompt: str, system: str | None) -> str:
+        if not self.use_chat_template:
+            return prompt
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+        text: str = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return text
+
+    def _ids(self, text: str) -> list[int]:
+        # Chat-template text already holds its special tokens; T5 wants its trailing </s>.
+        ids: list[int] = self.tokenizer(text, add_special_tokens=self.is_seq2seq or not self.use_chat_template)["input_ids"]
+        return ids
+
+    def _encode(self, request: ScoreRequest) -> _Encoded:
+        text = self._prompt_text(request.prompt, request.system)
+        prompt_ids = self._ids(text)
+        answers: dict[str, list[int]] = {}
+        for answer in request.answers:
+            if self.is_seq2seq:
+                answers[answer] = self.tokenizer(answer, add_special_tokens=False)["input_ids"]
+                continue
+            surface = answer if self.use_chat_template or text[-1:].isspace() else " " + answer
+            # Tokenize prompt + answer together (as the model would see it) and keep the tail.
+            whole = self._ids(text + surface)
+            if whole[: len(prompt_ids)] == prompt_ids:
+                answers[answer] = whole[len(prompt_ids) :]
+            else:
+                answers[answer] = self.tokenizer(surface, add_special_tokens=False)["input_ids"]
+        return _Encoded(prompt_ids, answers)
+
+    # ---- scoring -----------------------------------------------------------------------
+
+    def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
+        """Log-probability of every answer of every request (summed over answer tokens)."""
+        encoded = [self._encode(r) for r in requests]
+        results: list[OptionScores | None] = [None] * len(requests)
+        single = [i for i, e in enumerate(encoded) if all(len(t) == 1 for t in e.answer_ids.values())]
+        multi = [i for i, e in enumerate(encoded) if i not in set(single)]
+        single.sort(key=lambda i: len(encoded[i].prompt_ids))
+        with self._torch.inference_mode():
+            for start in range(0, len(single), self.max_batch_size):
+                batch = single[start : start + self.max_batch_size]
+                rows = self._next_token_logprobs([encoded[i].prompt_ids for i in batch])
+                for row, i in zip(rows, batch, strict=True):
+                    results[i] = OptionScores({a: float(row[t[0]]) for a, t in encoded[i].answer_ids.items()})
+            for i in multi:
+                results[i] = self._score_multi_token(encoded[i])
+        return [r for r in results if r is not None]
+
+    def _padded(self, sequences: list[list[int]], left: bool) -> tuple[Any, Any]:
+        torch = self._torch
+        width = max(len(s) for s in sequences)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(sequences), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(sequences), width), dtype=torch.long)
+        for row, seq in enumerate(sequences):
+            span = slice(width - len(seq), width) if left else slice(0, len(seq))
+            ids[row, span] = torch.tensor(seq)
+            mask[row, span] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _next_token_logprobs(self, prompts: list[list[int]]) -> Any:
+        """Full-vocabulary log-probabilities of the token after each prompt (one batch)."""
+        torch = self._torch
+        if self.is_seq2seq:
+            ids, mask = self._padded(prompts, left=False)
+            start = torch.full((len(prompts), 1), self.model.config.decoder_start_token_id, device=self.device)
+            logits = self.model(input_ids=ids, attention_mask=mask, decoder_input_ids=start).logits[:, -1]
+        else:
+            # Left padding puts every prompt's last token in the last column; position ids
+            # follow the mask so padded rows see the same positions as unpadded ones.
+            ids, mask = self._padded(prompts, left=True)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits[:, -1]
+        return torch.log_softmax(logits.float(), dim=-1).cpu()
+
+    def _score_multi_token(self, encoded: _Encoded) -> OptionScores:
+        torch = self._torch
+        answers = list(encoded.answer_ids)
+        targets = [encoded.answer_ids[a] for a in answers]
+        scores: dict[str, float] = {}
+        for answer, target in zip(answers, targets, strict=True):
+            if not target:
+                scores[answer] = -math.inf
+        live = [(a, t) for a, t in zip(answers, targets, strict=True) if t]
+        if self.is_seq2seq:
+            prompt = torch.tensor([encoded.prompt_ids], device=self.device)
+            encoder_out = self.model.get_encoder()(input_ids=prompt)
+            start = self.model.config.decoder_start_token_id
+            decoder_ids, decoder_mask = self._padded([[start, *t[:-1]] for _, t in live], left=False)
+            hidden = encoder_out.last_hidden_state.expand(len(live), -1, -1)
+            logits = self.model(encoder_outputs=(hidden,), decoder_input_ids=decoder_ids, decoder_attention_mask=decoder_mask).logits
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            for row, (answer, target) in enumerate(live):
+                scores[answer] = float(sum(logprobs[row, j, tok] for j, tok in enumerate(target)))
+            return OptionScores({a: scores[a] for a in answers})
+        prompt = torch.tensor([encoded.prompt_ids], device=self.device)
+        out = self.model(input_ids=prompt, use_cache=True, logits_to_keep=1)
+        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+        for answer, target in live:
+            scores[answer] = float(first[target[0]])
+        longer = [(a, t) for a, t in live if len(t) > 1]
+        if longer:
+            # transformers 5 renamed past_key_values to cache.
+            cache = out.cache if hasattr(out, "cache") else out.past_key_values
+            cache_kwarg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+            cache.batch_repeat_interleave(len(longer))
+            cont_ids, cont_mask = self._padded([t[:-1] for _, t in longer], left=False)
+            length = len(encoded.prompt_ids)
+            mask = torch.cat([torch.ones((len(longer), length), dtype=torch.long, device=self.device), cont_mask], dim=1)
+            positions = (length + torch.arange(cont_ids.shape[1], device=self.device)).expand(len(longer), -1)
+            logits = self.model(input_ids=cont_ids, attention_mask=mask, position_ids=positions, **{cache_kwarg: cache}).logits
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            for row, (answer, target) in enumerate(longer):
+                scores[answer] += float(sum(logprobs[row, j, tok] for j, tok in enumerate(target[1:])))
+        return OptionScores({a: scores[a] for a in answers})
+
+    # ---- generation --------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
+        """Greedy continuation of each prompt, cut at the first stop string."""
+        outputs: list[str] = []
+        with self._torch.inference_mode():
+            for start in range(0, len(requests), self.max_batch_size):
+                batch = requests[start : start + self.max_batch_size]
+                prompts = [self._ids(self._prompt_text(r.prompt, r.system)) for r in batch]
+                ids, mask = self._padded(prompts, left=not self.is_seq2seq)
+                generated = self.model.generate(
+                    input_ids=ids,
+                    attention_mask=mask,
+                    max_new_tokens=max(r.max_new_tokens for r in batch),
+                    do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
+                new = generated if self.is_seq2seq else generated[:, ids.shape[1] :]
+                for request, row in zip(batch, new, strict=True):
+                    text = self.tokenizer.decode(row[: request.max_new_tokens], skip_special_tokens=True).lstrip()
+                    for stop in request.stop:
+                        text = text.split(stop, 1)[0] if stop else text
+                    outputs.append(text)
+        return outputs
+
+    def close(self) -> None:
+        """Drop the model."""
+        del self.model
+

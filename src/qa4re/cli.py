@@ -1,0 +1,205 @@
+"""The ``qa4re`` command line: evaluate, predict, prompt, schemas."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from qa4re.datasets import OnError, dataset_file, read_dataset
+from qa4re.errors import Qa4reError
+from qa4re.evaluation.report import headline_rows
+from qa4re.evaluation.run import EvaluationSettings, ModelSettings, dataset_schema, evaluate, sampled
+from qa4re.extract.pipeline import Extractor, ExtractorConfig, Scoring
+from qa4re.prompts.render import Method
+from qa4re.schemas.loader import list_schemas, load_schema
+from qa4re.schemas.model import UnknownTypePair
+from qa4re.types import ErrorRecord, RelationInstance
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Zero-shot relation extraction as multiple-choice QA (QA4RE).")
+console = Console(stderr=True)
+
+DatasetOpt = Annotated[str, typer.Option(help="tacred | tacrev | retacred | semeval | jsonl")]
+DataOpt = Annotated[Path, typer.Option(help="Dataset file, or a folder holding the split's file.")]
+SplitOpt = Annotated[str, typer.Option(help="Split to read when --data is a folder.")]
+MethodOpt = Annotated[Method, typer.Option(help="Prompting method.")]
+TemplatesOpt = Annotated[Optional[str], typer.Option(help="Template set (temp1..temp4 for TACRED; default: the schema's, temp2 = SuRE).")]  # noqa: UP045
+SchemaOpt = Annotated[Optional[str], typer.Option(help="Schema name or YAML/JSON file (default: the dataset's).")]  # noqa: UP045
+ShotsOpt = Annotated[int, typer.Option(help="Demonstrations per prompt (type-matched, seeded).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed for sampling and demonstrations.")]
+ModelOpt = Annotated[str, typer.Option(help="default (embedded SmolLM2-135M-Instruct), a hub id, a local folder or a .gguf file.")]
+BatchOpt = Annotated[int, typer.Option(help="Prompts per forward pass.")]
+ChatOpt = Annotated[Optional[bool], typer.Option("--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template (default: when it has one).")]  # noqa: UP045
+OnErrorOpt = Annotated[OnError, typer.Option(help="stop: fail on the first bad record; skip: record it as an error and go on.")]
+ScoringOpt = Annotated[Scoring, typer.Option(help="logprobs: option probabilities; generate: parse the first standalone letter of greedy text.")]
+UnknownPairOpt = Annotated[UnknownTypePair, typer.Option(help="A type pair absent from the constraints: offer all relations, predict NA, or record an error.")]
+ConstraintsOpt = Annotated[bool, typer.Option("--constraints/--no-constraints", help="Apply the schema's type constraints.")]
+CacheOpt = Annotated[Optional[Path], typer.Option(help="Model-output cache file (default: $QA4RE_CACHE_DIR/outputs.sqlite).")]  # noqa: UP045
+
+
+def main() -> None:
+    """Entry point: run the app, print qa4re errors as one line (exit 2), never a traceback."""
+    try:
+        app()
+    except Qa4reError as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted: finished examples are cached; rerun the same command to resume")
+        sys.exit(130)
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int], Callable[[int], None]]]:
+    """A rich progress bar; yields ``start(total) -> advance(n)``."""
+    columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+
+        def start(total: int) -> Callable[[int], None]:
+            task = progress.add_task(description, total=total)
+            return lambda n: progress.advance(task, n)
+
+        yield start
+
+
+@app.command("evaluate")
+def evaluate_command(
+    dataset: DatasetOpt,
+    data: DataOpt,
+    output: Annotated[Path, typer.Option(help="Folder for predictions.jsonl, metrics.json, report.md.")],
+    split: SplitOpt = "test",
+    limit: Annotated[Optional[int], typer.Option(help="Evaluate a seeded random sample of N examples.")] = None,  # noqa: UP045
+    seed: SeedOpt = 0,
+    method: MethodOpt = Method.QA4RE,
+    templates: TemplatesOpt = None,
+    schema: SchemaOpt = None,
+    shots: ShotsOpt = 0,
+    demonstrations: Annotated[Optional[Path], typer.Option(help="File to draw demonstrations from (default: the train split).")] = None,  # noqa: UP045
+    model: ModelOpt = "default",
+    batch_size: BatchOpt = 8,
+    chat_template: ChatOpt = None,
+    scoring: ScoringOpt = Scoring.LOGPROBS,
+    constraints: ConstraintsOpt = True,
+    unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
+    on_error: OnErrorOpt = OnError.STOP,
+    cache: CacheOpt = None,
+) -> None:
+    """Evaluate on a labelled dataset; print the headline metrics."""
+    settings = EvaluationSettings(
+        dataset=dataset, data=data, output=output, split=split, limit=limit, seed=seed, method=method, schema=schema,
+        templates=templates, shots=shots, demonstrations=demonstrations, on_error=on_error, scoring=scoring,
+        use_constraints=constraints, unknown_type_pair=unknown_type_pair,
+        model=ModelSettings(model, batch_size, chat_template, cache),
+    )  # fmt: skip
+    with progress_bar(f"{method.value} on {dataset}") as start:
+        metrics = evaluate(settings, progress=start)
+    table = Table(title=f"{method.value} · {dataset} {split} · {metrics['run']['model']['fingerprint']}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in headline_rows(metrics):
+        table.add_row(name, value)
+    Console().print(table)
+    run = metrics["run"]
+    console.print(f"{run['seconds']} s, {run['model_calls']} new model calls; wrote {output}/predictions.jsonl, metrics.json, report.md")
+    if run["model_errors"]:
+        console.print(f"[red]{run['model_errors']} examples failed in the model; see their error records[/red]")
+        raise typer.Exit(1)
+
+
+@app.command("predict")
+def predict_command(
+    schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
+    input: Annotated[Path, typer.Option("--input", help="Generic JSONL (text + character spans + optional types).")],
+    output: Annotated[Path, typer.Option(help="Output JSONL: one record per input line.")],
+    method: MethodOpt = Method.QA4RE,
+    templates: TemplatesOpt = None,
+    model: ModelOpt = "default",
+    batch_size: BatchOpt = 8,
+    chat_template: ChatOpt = None,
+    scoring: ScoringOpt = Scoring.LOGPROBS,
+    constraints: ConstraintsOpt = True,
+    unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
+    on_error: OnErrorOpt = OnError.STOP,
+    cache: CacheOpt = None,
+) -> None:
+    """Predict relations for unlabelled JSONL examples."""
+    relation_schema = load_schema(schema, templates)
+    total = sum(1 for _ in read_dataset("jsonl", input, on_error))
+    backend = ModelSettings(model, batch_size, chat_template, cache).build()
+    config = ExtractorConfig(method=method, use_constraints=constraints, unknown_type_pair=unknown_type_pair, scoring=scoring)
+    extractor = Extractor(relation_schema, backend, config)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    errors = 0
+    with progress_bar("predict") as start, output.open("w", encoding="utf-8") as out:
+        advance = start(total)
+        for record in extractor.predict(read_dataset("jsonl", input, on_error)):
+            out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+            errors += isinstance(record, ErrorRecord)
+            advance(1)
+    console.print(f"wrote {total} records to {output} ({errors} errors, {backend.calls} new model calls)")
+
+
+@app.command("prompt")
+def prompt_command(
+    dataset: DatasetOpt,
+    data: DataOpt,
+    index: Annotated[int, typer.Option(help="Position of the example in the file (0-based).")] = 0,
+    split: SplitOpt = "test",
+    method: MethodOpt = Method.QA4RE,
+    templates: TemplatesOpt = None,
+    schema: SchemaOpt = None,
+    shots: ShotsOpt = 0,
+    seed: SeedOpt = 0,
+    constraints: ConstraintsOpt = True,
+    unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
+) -> None:
+    """Print the exact prompt of one example (and its answer map on stderr)."""
+    relation_schema = dataset_schema(dataset, schema, templates)
+    path = dataset_file(dataset, data, split)
+    item = next(sampled(read_dataset(dataset, path, OnError.STOP), {index}), None)
+    if not isinstance(item, RelationInstance):
+        raise typer.BadParameter(f"no example at index {index} in {path}")
+    pool = [i for i in read_dataset(dataset, dataset_file(dataset, data, "train"), OnError.SKIP) if isinstance(i, RelationInstance)] if shots else []
+    config = ExtractorConfig(method=method, shots=shots, seed=seed, use_constraints=constraints, unknown_type_pair=unknown_type_pair)
+    prepared = Extractor(relation_schema, _NoBackend(), config, pool).prepare(item)
+    if not hasattr(prepared, "prompt"):
+        raise typer.BadParameter(f"example {item.id} needs no prompt: {prepared}")
+    sys.stdout.write(prepared.prompt.text + "\n")
+    sys.stderr.write(json.dumps({"id": item.id, "gold": item.relation, "letter_to_relation": prepared.prompt.letter_to_relation}) + "\n")
+
+
+class _NoBackend:
+    """Stands in for a model where only prompts are built."""
+
+    fingerprint = "none"
+    max_batch_size = 1
+    supports_logprobs = False
+
+    def score_options(self, requests: object) -> list[object]:
+        raise NotImplementedError
+
+    def generate(self, requests: object) -> list[str]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+@app.command("schemas")
+def schemas_command() -> None:
+    """List the built-in schemas and their template sets."""
+    for name in list_schemas():
+        schema = load_schema(name)
+        typer.echo(f"{name}\t{schema.name}\t{len(schema.relations)} relations\tdefault templates: {schema.template_set}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Shared pieces of the dataset readers: validation helpers, error policy, sampling."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator
+from enum import Enum
+from typing import Any
+
+from qa4re.errors import DataError
+from qa4re.types import Entity, ErrorRecord, RelationInstance
+
+Item = RelationInstance | ErrorRecord
+
+
+class OnError(str, Enum):
+    """What a reader does with an invalid record."""
+
+    STOP = "stop"  # raise DataError (file:line: field: reason)
+    SKIP = "skip"  # yield an ErrorRecord, which ends up in the output and the error count
+
+
+def guarded(records: Iterable[Callable[[], RelationInstance]], on_error: OnError) -> Iterator[Item]:
+    """Run each record's parser; turn DataError into an ErrorRecord or stop, by policy."""
+    for parse in records:
+        try:
+            yield parse()
+        except DataError as exc:
+            if on_error is OnError.STOP:
+                raise
+            yield ErrorRecord(None, exc.path, exc.line, exc.field, str(exc))
+
+
+def require(record: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str, line: int | None, prefix: str = "") -> Any:
+    """``record[key]`` checked for presence and type, else a DataError naming the field."""
+    name = f"{prefix}{key}"
+    if key not in record:
+        raise DataError(path, line, name, "missing")
+    value = record[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise DataError(path, line, name, f"expected {expected}, got {type(value).__name__}")
+    return value
+
+
+def check_spans(text: str, subj: Entity, obj: Entity, path: str, line: int | None, names: tuple[str, str] = ("subj", "obj")) -> None:
+    """Spans must lie inside ``text``, be non-empty, and not overlap."""
+    for entity, name in zip((subj, obj), names, strict=True):
+        if not 0 <= entity.start < entity.end <= len(text):
+            raise DataError(path, line, name, f"span [{entity.start}, {entity.end}) is outside the text (length {len(text)}) or empty")
+    if subj.start < obj.end and obj.start < subj.end:
+        raise DataError(path, line, names[1], f"span [{obj.start}, {obj.end}) overlaps the subject span [{subj.start}, {subj.end})")
+
+
+def sample_positions(total: int, limit: int | None, seed: int) -> set[int] | None:
+    """Positions of a seeded random sample of ``limit`` out of ``total`` (None: take all)."""
+    if limit is None or limit >= total:
+        return None
+    return set(random.Random(seed).sample(range(total), limit))

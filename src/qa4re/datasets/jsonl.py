@@ -1,0 +1,62 @@
+"""The generic JSONL format: one example per line, character spans into ``text``.
+
+    {"id": "doc1-0", "text": "Marie Curie was born in Warsaw.",
+     "subj": {"start": 0, "end": 11, "type": "PERSON"},
+     "obj": {"start": 24, "end": 30, "type": "CITY"},
+     "relation": "per:city_of_birth"}
+
+``end`` is exclusive. ``type`` and ``relation`` are optional (no type: the type constraints
+cannot apply; no relation: unlabelled data for ``qa4re predict``). An optional ``text`` inside
+``subj``/``obj`` must equal the spanned text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from qa4re.datasets.base import Item, OnError, check_spans, guarded, require
+from qa4re.datasets.tacred import iter_json_records
+from qa4re.errors import DataError
+from qa4re.types import Entity, RelationInstance
+
+
+def _entity(record: dict[str, Any], role: str, text: str, source: str, line: int) -> Entity:
+    raw = require(record, role, dict, source, line)
+    start = require(raw, "start", int, source, line, f"{role}.")
+    end = require(raw, "end", int, source, line, f"{role}.")
+    kind = raw.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise DataError(source, line, f"{role}.type", f"expected str, got {type(kind).__name__}")
+    mention = raw.get("text")
+    if mention is not None and 0 <= start < end <= len(text) and text[start:end] != mention:
+        raise DataError(source, line, f"{role}.text", f"{mention!r} does not match the span text {text[start:end]!r}")
+    return Entity(start, end, kind or None)
+
+
+def jsonl_instance(record: Any, source: str, line: int) -> RelationInstance:
+    """Validate one generic JSONL record."""
+    if isinstance(record, DataError):
+        raise record
+    if not isinstance(record, dict):
+        raise DataError(source, line, None, f"expected a JSON object, got {type(record).__name__}")
+    text = require(record, "text", str, source, line)
+    subj, obj = _entity(record, "subj", text, source, line), _entity(record, "obj", text, source, line)
+    check_spans(text, subj, obj, source, line, ("subj", "obj"))
+    relation = record.get("relation")
+    if relation is not None and not isinstance(relation, str):
+        raise DataError(source, line, "relation", f"expected str, got {type(relation).__name__}")
+    identifier = record.get("id", f"{Path(source).name}:{line}")
+    return RelationInstance(str(identifier), text, subj, obj, relation, source)
+
+
+def read_jsonl(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
+    """Stream the examples of one generic JSONL file."""
+    source = str(path)
+
+    def parsers() -> Iterator[Callable[[], RelationInstance]]:
+        for line, record in iter_json_records(path):
+            yield lambda line=line, record=record: jsonl_instance(record, source, line)
+
+    return guarded(parsers(), on_error)

@@ -1,0 +1,104 @@
+"""TACRED-format JSON (TACRED, TACREV, Re-TACRED; users bring their own licensed files).
+
+A file is a JSON array (or JSON lines) of objects with ``id``, ``token`` (list of strings),
+``subj_start``/``subj_end``/``obj_start``/``obj_end`` (token offsets, end inclusive),
+``subj_type``, ``obj_type`` and ``relation``. The sentence is the space-joined tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from qa4re.datasets.base import Item, OnError, check_spans, guarded, require
+from qa4re.errors import DataError
+from qa4re.types import Entity, RelationInstance
+
+_DECODER = json.JSONDecoder()
+_WHITESPACE = " \t\r\n"
+
+
+def iter_json_records(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, value)`` for each element of a JSON array file or each JSON line.
+
+    Malformed JSON is a DataError at the line where decoding failed.
+    """
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(source, None, None, f"cannot read: {exc}") from None
+    pos = len(text) - len(text.lstrip(_WHITESPACE))
+    if pos < len(text) and text[pos] == "[":
+        yield from _array_elements(text, pos + 1, source)
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, DataError(source, number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
+
+
+def _array_elements(text: str, pos: int, source: str) -> Iterator[tuple[int, Any]]:
+    line, counted = 1, 0
+    while True:
+        while pos < len(text) and text[pos] in _WHITESPACE + ",":
+            pos += 1
+        line += text.count("\n", counted, pos)
+        counted = pos
+        if pos >= len(text):
+            raise DataError(source, line, None, "invalid JSON: unterminated array")
+        if text[pos] == "]":
+            return
+        try:
+            value, end = _DECODER.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise DataError(source, exc.lineno, None, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+        yield line, value
+        pos = end
+
+
+def tacred_instance(record: Any, source: str, line: int) -> RelationInstance:
+    """Validate one TACRED-format record and convert token offsets to character spans."""
+    if isinstance(record, DataError):
+        raise record
+    if not isinstance(record, dict):
+        raise DataError(source, line, None, f"expected a JSON object, got {type(record).__name__}")
+    tokens = require(record, "token", list, source, line)
+    if not tokens or not all(isinstance(t, str) for t in tokens):
+        raise DataError(source, line, "token", "expected a non-empty list of strings")
+    starts, position = [], 0
+    for token in tokens:
+        starts.append(position)
+        position += len(token) + 1
+    text = " ".join(tokens)
+
+    def entity(role: str) -> Entity:
+        first = require(record, f"{role}_start", int, source, line)
+        last = require(record, f"{role}_end", int, source, line)
+        kind = require(record, f"{role}_type", str, source, line)
+        if not 0 <= first <= last < len(tokens):
+            raise DataError(source, line, f"{role}_start", f"token span [{first}, {last}] is outside the sentence ({len(tokens)} tokens)")
+        return Entity(starts[first], starts[last] + len(tokens[last]), kind)
+
+    subj, obj = entity("subj"), entity("obj")
+    check_spans(text, subj, obj, source, line, ("subj_start", "obj_start"))
+    relation = record.get("relation")
+    if relation is not None and not isinstance(relation, str):
+        raise DataError(source, line, "relation", f"expected str, got {type(relation).__name__}")
+    identifier = record.get("id", f"{Path(source).name}:{line}")
+    return RelationInstance(str(identifier), text, subj, obj, relation, source)
+
+
+def read_tacred(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
+    """Stream the examples of one TACRED-format file."""
+    source = str(path)
+
+    def parsers() -> Iterator[Callable[[], RelationInstance]]:
+        for line, record in iter_json_records(path):
+            yield lambda line=line, record=record: tacred_instance(record, source, line)
+
+    return guarded(parsers(), on_error)

@@ -1,0 +1,104 @@
+"""Pure metric functions. A prediction of None means the example has no prediction (an error)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TypedDict
+
+SEMEVAL_OTHER = "Other"
+
+
+class PRF(TypedDict):
+    """Precision, recall and F1 (fractions in [0, 1]) with their counts."""
+
+    precision: float
+    recall: float
+    f1: float
+    correct: int
+    predicted: int
+    gold: int
+
+
+def _prf(correct: int, predicted: int, gold: int) -> PRF:
+    precision = correct / predicted if predicted else 0.0
+    recall = correct / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "correct": correct, "predicted": predicted, "gold": gold}
+
+
+def micro_prf(golds: Sequence[str], predictions: Sequence[str | None], na: str) -> PRF:
+    """Micro P/R/F1 over the positive labels, as the TACRED scorer computes it.
+
+    TP: correct non-NA predictions. Predicted: non-NA predictions (gold NA included).
+    Gold: non-NA gold labels (examples without a prediction included).
+    """
+    correct = sum(1 for g, p in zip(golds, predictions, strict=True) if p == g and g != na)
+    predicted = sum(1 for p in predictions if p is not None and p != na)
+    gold = sum(1 for g in golds if g != na)
+    return _prf(correct, predicted, gold)
+
+
+def accuracy(golds: Sequence[str], predictions: Sequence[str | None]) -> float:
+    """Fraction of examples predicted exactly (examples without a prediction count as wrong)."""
+    return sum(1 for g, p in zip(golds, predictions, strict=True) if g == p) / len(golds) if golds else 0.0
+
+
+def per_relation(golds: Sequence[str], predictions: Sequence[str | None]) -> dict[str, PRF]:
+    """P/R/F1 of every label that occurs as gold or prediction."""
+    correct = Counter(g for g, p in zip(golds, predictions, strict=True) if g == p)
+    predicted = Counter(p for p in predictions if p is not None)
+    gold = Counter(golds)
+    return {label: _prf(correct[label], predicted[label], gold[label]) for label in sorted(set(gold) | set(predicted))}
+
+
+def confusion_matrix(golds: Sequence[str], predictions: Sequence[str | None]) -> dict[str, dict[str, int]]:
+    """``matrix[gold][prediction]`` counts; a missing prediction is the column ``"(none)"``."""
+    matrix: dict[str, dict[str, int]] = {}
+    for g, p in zip(golds, predictions, strict=True):
+        row = matrix.setdefault(g, {})
+        key = p if p is not None else "(none)"
+        row[key] = row.get(key, 0) + 1
+    return matrix
+
+
+def semeval_relation_type(label: str) -> str:
+    """``"Cause-Effect(e2,e1)"`` -> ``"Cause-Effect"``."""
+    return label.split("(", 1)[0]
+
+
+class SemEvalScore(TypedDict):
+    """The official SemEval-2010 Task 8 score and its parts (fractions in [0, 1])."""
+
+    macro_precision: float
+    macro_recall: float
+    macro_f1: float
+    per_type: dict[str, PRF]
+
+
+def semeval_official(golds: Sequence[str], predictions: Sequence[str | None]) -> SemEvalScore:
+    """Macro-F1 over the 9 relation types, direction-aware, Other excluded (official scorer v1.2).
+
+    Per type: correct = exact directional matches; predicted = scored predictions of that type
+    in any direction; gold = gold examples of that type in any direction (examples without a
+    prediction count here, as the scorer counts skipped examples). Macro-F1 is the mean of the
+    per-type F1 values.
+    """
+    types = sorted({semeval_relation_type(label) for label in golds} - {SEMEVAL_OTHER})
+    correct: Counter[str] = Counter()
+    predicted: Counter[str] = Counter()
+    gold: Counter[str] = Counter(semeval_relation_type(g) for g in golds)
+    for g, p in zip(golds, predictions, strict=True):
+        if p is None:
+            continue
+        predicted[semeval_relation_type(p)] += 1
+        if p == g:
+            correct[semeval_relation_type(g)] += 1
+    per_type = {t: _prf(correct[t], predicted[t], gold[t]) for t in types}
+    count = len(per_type) or 1
+    return {
+        "macro_precision": sum(s["precision"] for s in per_type.values()) / count,
+        "macro_recall": sum(s["recall"] for s in per_type.values()) / count,
+        "macro_f1": sum(s["f1"] for s in per_type.values()) / count,
+        "per_type": per_type,
+    }

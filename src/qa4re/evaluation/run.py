@@ -1,0 +1,155 @@
+"""Run an evaluation or a prediction job end to end: read, sample, predict, write, score."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa4re.backends.base import Backend
+from qa4re.backends.cached import CachingBackend
+from qa4re.backends.embedded import cache_dir
+from qa4re.backends.registry import get_backend
+from qa4re.datasets import DATASETS, Item, OnError, dataset_file, read_dataset, sample_positions
+from qa4re.errors import ConfigError, DataError
+from qa4re.evaluation.report import compute_metrics, write_outputs
+from qa4re.extract.pipeline import Extractor, ExtractorConfig, Output, Scoring
+from qa4re.prompts.render import Method
+from qa4re.schemas.loader import load_schema
+from qa4re.schemas.model import RelationSchema, UnknownTypePair
+from qa4re.types import ErrorRecord, Prediction, RelationInstance
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class ModelSettings:
+    """Which model to load and how to call it."""
+
+    model: str = "default"
+    batch_size: int = 8
+    chat_template: bool | None = None
+    cache: Path | None = None  # model-output cache (SQLite); None: $QA4RE_CACHE_DIR/outputs.sqlite
+
+    def build(self) -> CachingBackend:
+        """The backend, wrapped in the on-disk output cache."""
+        options: dict[str, Any] = {"batch_size": self.batch_size}
+        if self.chat_template is not None:
+            options["chat_template"] = self.chat_template
+        backend = get_backend(self.model, **options)
+        return CachingBackend(backend, self.cache or cache_dir() / "outputs.sqlite")
+
+
+@dataclass
+class EvaluationSettings:
+    """Everything ``qa4re evaluate`` takes."""
+
+    dataset: str
+    data: Path
+    output: Path
+    split: str = "test"
+    limit: int | None = None
+    seed: int = 0
+    method: Method = Method.QA4RE
+    schema: str | None = None
+    templates: str | None = None
+    shots: int = 0
+    demonstrations: Path | None = None
+    on_error: OnError = OnError.STOP
+    scoring: Scoring = Scoring.LOGPROBS
+    use_constraints: bool = True
+    unknown_type_pair: UnknownTypePair = UnknownTypePair.ALL
+    model: ModelSettings = field(default_factory=ModelSettings)
+
+
+def dataset_schema(dataset: str, schema: str | None, templates: str | None) -> RelationSchema:
+    """The schema of a run: ``schema`` if given, else the dataset's built-in schema."""
+    name = schema or DATASETS[dataset][1]
+    if name is None:
+        raise ConfigError(f"--schema is required for --dataset {dataset}")
+    return load_schema(name, templates)
+
+
+def counted(items: Iterable[Item]) -> int:
+    """Number of items in a stream (reads it once; invalid records stop it by policy)."""
+    return sum(1 for _ in items)
+
+
+def sampled(items: Iterable[Item], positions: set[int] | None) -> Iterator[Item]:
+    """The items at ``positions`` (all when None), in file order."""
+    for position, item in enumerate(items):
+        if positions is None or position in positions:
+            yield item
+
+
+def stop_on_data_errors(outputs: Iterable[Output], on_error: OnError) -> Iterator[Output]:
+    """Raise on the first invalid-input record when the policy is STOP."""
+    for output in outputs:
+        if on_error is OnError.STOP and isinstance(output, ErrorRecord) and output.kind == "data":
+            raise DataError(output.source, output.line, output.field, output.message)
+        yield output
+
+
+def _demonstrations(settings: EvaluationSettings) -> list[RelationInstance]:
+    if settings.shots <= 0:
+        return []
+    path = settings.demonstrations or dataset_file(settings.dataset, settings.data, "train")
+    if settings.split == "train" and settings.demonstrations is None:
+        raise ConfigError("demonstrations come from the train split; evaluate another split or pass --demonstrations")
+    return [i for i in read_dataset(settings.dataset, path, OnError.SKIP) if isinstance(i, RelationInstance)]
+
+
+def run_settings(settings: EvaluationSettings, backend: Backend) -> dict[str, Any]:
+    """The run description stored with the results (enough to rerun it)."""
+    described = asdict(settings)
+    described["model"] = {**asdict(settings.model), "fingerprint": backend.fingerprint}
+    described["command"] = " ".join(sys.argv)
+    described["python"] = platform.python_version()
+    return json.loads(json.dumps(described, default=str))
+
+
+def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progress: Callable[[int], Progress] | None = None) -> dict[str, Any]:
+    """Evaluate one configuration; write predictions.jsonl, metrics.json and report.md.
+
+    Args:
+        settings: the run.
+        backend: a ready backend (default: built from ``settings.model``, with the output cache).
+        progress: called once with the number of examples; returns a per-example callback.
+    """
+    schema = dataset_schema(settings.dataset, settings.schema, settings.templates)
+    path = dataset_file(settings.dataset, settings.data, settings.split)
+    total = counted(read_dataset(settings.dataset, path, settings.on_error))
+    positions = sample_positions(total, settings.limit, settings.seed)
+    n_examples = total if positions is None else len(positions)
+    backend = backend or settings.model.build()
+    config = ExtractorConfig(settings.method, settings.shots, settings.seed, settings.use_constraints, settings.unknown_type_pair, settings.scoring)
+    extractor = Extractor(schema, backend, config, _demonstrations(settings))
+    advance = progress(n_examples) if progress else (lambda _: None)
+    settings.output.mkdir(parents=True, exist_ok=True)
+    golds: list[str] = []
+    predictions: list[str | None] = []
+    n_errors = n_model_errors = 0
+    started = time.perf_counter()
+    items = sampled(read_dataset(settings.dataset, path, settings.on_error), positions)
+    with (settings.output / "predictions.jsonl").open("w", encoding="utf-8") as out:
+        for output in stop_on_data_errors(extractor.predict(items), settings.on_error):
+            out.write(json.dumps(output.to_json(), ensure_ascii=False) + "\n")
+            if isinstance(output, ErrorRecord) or output.error is not None:
+                n_errors += 1
+                n_model_errors += isinstance(output, ErrorRecord) and output.kind == "model"
+            if output.gold is not None and not (isinstance(output, ErrorRecord) and output.kind == "data"):
+                golds.append(output.gold)
+                predictions.append(output.relation if isinstance(output, Prediction) else None)
+            advance(1)
+    run = run_settings(settings, backend)
+    run["seconds"] = round(time.perf_counter() - started, 2)
+    run["model_calls"] = getattr(backend, "calls", None)
+    run["model_errors"] = n_model_errors
+    metrics = compute_metrics(golds, predictions, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval")
+    write_outputs(settings.output, metrics, run)
+    return {**metrics, "run": run}

@@ -1,0 +1,66 @@
+"""Pure functions from model output to a relation."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from qa4re.types import Option
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The chosen answer, its relation, its confidence and the normalized option probabilities."""
+
+    answer: str
+    relation: str
+    confidence: float
+    probabilities: dict[str, float]
+
+
+def option_probabilities(logprobs: Mapping[str, float]) -> dict[str, float]:
+    """Softmax of the answers' log-probabilities, renormalized over the answers only."""
+    finite = [v for v in logprobs.values() if math.isfinite(v)]
+    if not finite:
+        return {a: 0.0 for a in logprobs}
+    top = max(finite)
+    weights = {a: (math.exp(v - top) if math.isfinite(v) else 0.0) for a, v in logprobs.items()}
+    total = sum(weights.values())
+    return {a: w / total for a, w in weights.items()}
+
+
+def decide(options: Sequence[Option], logprobs: Mapping[str, float]) -> Decision | None:
+    """The highest-scoring answer (first in option order on ties); None if nothing is scorable.
+
+    The confidence is the probability of the chosen relation, summed over all its letters.
+    """
+    probabilities = option_probabilities({o.letter: logprobs.get(o.letter, -math.inf) for o in options})
+    if not any(probabilities.values()):
+        return None
+    best = max(options, key=lambda o: probabilities[o.letter])
+    confidence = sum(probabilities[o.letter] for o in options if o.relation == best.relation)
+    return Decision(best.letter, best.relation, confidence, probabilities)
+
+
+_STANDALONE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,2})(?![A-Za-z0-9])")
+
+
+def parse_letter(text: str, options: Sequence[Option]) -> Option | None:
+    """The option of the first standalone valid letter in ``text`` (not any substring).
+
+    ``"Option: C"`` gives C, not O; ``"B. [x] is ..."`` gives B; text with no valid
+    standalone letter gives None (reported as unparsable, never guessed).
+    """
+    by_letter = {o.letter: o for o in options}
+    for match in _STANDALONE.finditer(text):
+        if match.group(1) in by_letter:
+            return by_letter[match.group(1)]
+    return None
+
+
+def parse_label(text: str, options: Sequence[Option]) -> Option | None:
+    """The option whose label occurs earliest in ``text`` (longest label on ties)."""
+    found = [(text.find(o.letter), -len(o.letter), i) for i, o in enumerate(options) if o.letter in text]
+    return options[min(found)[2]] if found else None

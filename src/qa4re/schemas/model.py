@@ -1,0 +1,85 @@
+"""Relation schemas: relations, their templates, the NA relation and type constraints."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+ALLOWED_FIELDS = frozenset({"subj", "obj"})
+
+
+class UnknownTypePair(str, Enum):
+    """What to do with a subject/object type pair that the constraints do not list."""
+
+    ALL = "all"  # offer every relation of the schema (NA last)
+    NA = "na"  # predict the NA relation without asking the model
+    ERROR = "error"  # record the example as an error
+
+
+def template_problem(template: str) -> str | None:
+    """Return why ``template`` is not a valid relation template, or None when it is.
+
+    Only the bare fields ``{subj}`` and ``{obj}`` are allowed: no attribute or index access,
+    no conversion and no format spec, so a template can never evaluate anything.
+    """
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return f"malformed template {template!r}: {exc}"
+    seen = set()
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field not in ALLOWED_FIELDS or spec or conversion:
+            return f"template {template!r} may only use the fields {{subj}} and {{obj}}, found {{{field}}}"
+        seen.add(field)
+    if not seen:
+        return f"template {template!r} uses neither {{subj}} nor {{obj}}"
+    return None
+
+
+def fill_template(template: str, subj: str, obj: str) -> str:
+    """Fill a validated template with the two mentions, without ``str.format`` evaluation."""
+    values = {"subj": subj, "obj": obj}
+    pieces: list[str] = []
+    for literal, field, _, _ in string.Formatter().parse(template):
+        pieces.append(literal)
+        if field is not None:
+            pieces.append(values[field])
+    return "".join(pieces)
+
+
+@dataclass(frozen=True)
+class RelationSchema:
+    """A validated relation schema with one chosen template set.
+
+    Attributes:
+        name: schema id, e.g. ``qa4re.tacred.v1``.
+        na_relation: the no-relation label (always offered last).
+        relations: every label, NA included, in the schema's order.
+        templates: label -> one or more templates with ``{subj}``/``{obj}``.
+        constraints: ``"SUBJTYPE:OBJTYPE"`` -> candidate labels in option order (NA excluded).
+            Empty means no type constraints: every relation is a candidate.
+        template_set: name of the template set in use.
+    """
+
+    name: str
+    na_relation: str
+    relations: tuple[str, ...]
+    templates: Mapping[str, tuple[str, ...]]
+    constraints: Mapping[str, tuple[str, ...]]
+    template_set: str
+
+    @property
+    def positive_relations(self) -> tuple[str, ...]:
+        return tuple(r for r in self.relations if r != self.na_relation)
+
+    def candidates(self, type_pair: str | None, use_constraints: bool = True) -> tuple[str, ...] | None:
+        """Candidate relations (NA excluded) in option order, or None for an unlisted type pair."""
+        if not use_constraints or not self.constraints:
+            return self.positive_relations
+        if type_pair is None:
+            return None
+        return self.constraints.get(type_pair)

@@ -1,0 +1,115 @@
+"""Plain typed records shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """An entity mention: character span ``[start, end)`` of the sentence, and its type."""
+
+    start: int
+    end: int
+    type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RelationInstance:
+    """One subject/object pair in one sentence, with the gold relation when known."""
+
+    id: str
+    text: str
+    subj: Entity
+    obj: Entity
+    relation: str | None = None
+    source: str = ""
+
+    @property
+    def subj_text(self) -> str:
+        return self.text[self.subj.start : self.subj.end]
+
+    @property
+    def obj_text(self) -> str:
+        return self.text[self.obj.start : self.obj.end]
+
+    @property
+    def type_pair(self) -> str | None:
+        """``"SUBJTYPE:OBJTYPE"``, or None when a type is unknown."""
+        if not self.subj.type or not self.obj.type:
+            return None
+        return f"{self.subj.type}:{self.obj.type}"
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One lettered answer option: the letter, the relation it stands for, its statement."""
+
+    letter: str
+    relation: str
+    statement: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """The model's answer for one instance."""
+
+    id: str
+    gold: str | None
+    relation: str | None
+    confidence: float
+    option_probabilities: dict[str, float]
+    letter_to_relation: dict[str, str]
+    prompt_sha256: str
+    subj: str = ""
+    obj: str = ""
+    answer: str | None = None
+    scoring: str = "logprobs"
+    candidates_fallback: bool = False
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "id": self.id,
+            "subj": self.subj,
+            "obj": self.obj,
+            "gold": self.gold,
+            "prediction": self.relation,
+            "confidence": self.confidence,
+            "answer": self.answer,
+            "scoring": self.scoring,
+            "option_probabilities": self.option_probabilities,
+            "letter_to_relation": self.letter_to_relation,
+            "prompt_sha256": self.prompt_sha256,
+        }
+        if self.candidates_fallback:
+            record["candidates_fallback"] = True
+        if self.error is not None:
+            record["error"] = self.error
+        return record
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRecord:
+    """An input example that could not be read or scored; it still appears in the output."""
+
+    id: str | None
+    source: str
+    line: int | None
+    field: str | None
+    message: str
+    gold: str | None = None
+    kind: str = "data"  # "data": the input is invalid; "model": the backend failed on it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "gold": self.gold,
+            "prediction": None,
+            "error": self.message,
+            "source": self.source,
+            "line": self.line,
+            "field": self.field,
+            "kind": self.kind,
+        }
