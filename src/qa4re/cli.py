@@ -50,7 +50,7 @@ def main() -> None:
     try:
         app()
     except Qa4reError as exc:
-        console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        sys.stderr.write(f"error: {exc}\n")  # one unwrapped line, so file:line: field stays greppable
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("interrupted: finished examples are cached; rerun the same command to resume")

@@ -1,0 +1,120 @@
+"""Plumbing of the pipeline with the scripted FakeBackend (not evidence that extraction works)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from qa4re.backends.base import OptionScores, ScoreRequest
+from qa4re.backends.cached import CachingBackend
+from qa4re.backends.fake import FakeBackend
+from qa4re.datasets import OnError, read_dataset
+from qa4re.extract.pipeline import Extractor, ExtractorConfig, Scoring
+from qa4re.prompts.render import Method
+from qa4re.schemas.loader import load_schema
+from qa4re.schemas.model import UnknownTypePair
+from qa4re.types import Entity, ErrorRecord, Prediction, RelationInstance
+
+TACRED = FIXTURES / "tacred_small.json"
+
+
+def items() -> list[RelationInstance | ErrorRecord]:
+    return list(read_dataset("tacred", TACRED))
+
+
+def last_answer(prompt: str, answers: tuple[str, ...]) -> str:
+    return answers[-1]
+
+
+def test_every_input_gives_one_output_in_input_order() -> None:
+    extractor = Extractor(load_schema("tacred"), FakeBackend())
+    outputs = list(extractor.predict(items(), chunk_size=3))
+    assert [o.id for o in outputs] == [i.id for i in items()]
+
+
+def test_na_is_the_last_option_and_maps_back_to_no_relation() -> None:
+    extractor = Extractor(load_schema("tacred"), FakeBackend(last_answer))
+    outputs = [o for o in extractor.predict(items()) if isinstance(o, Prediction)]
+    assert {o.relation for o in outputs} == {"no_relation"}
+    assert all(o.confidence == pytest.approx(0.9) for o in outputs)
+
+
+@pytest.mark.parametrize(("policy", "expected"), [(UnknownTypePair.ALL, "Prediction"), (UnknownTypePair.NA, "Prediction"), (UnknownTypePair.ERROR, "ErrorRecord")])
+def test_unknown_type_pair_policy(policy: UnknownTypePair, expected: str) -> None:
+    backend = FakeBackend()
+    extractor = Extractor(load_schema("tacred"), backend, ExtractorConfig(unknown_type_pair=policy))
+    out = list(extractor.predict([i for i in items() if i.id == "t7"]))[0]  # DATE:PERSON is not in TACRED's table
+    assert type(out).__name__ == expected
+    if policy is UnknownTypePair.ALL:
+        assert isinstance(out, Prediction) and out.candidates_fallback and len(out.letter_to_relation) == 42
+    if policy is UnknownTypePair.NA:
+        assert isinstance(out, Prediction) and out.relation == "no_relation" and not backend.history
+
+
+def test_unknown_gold_label_becomes_a_data_error_record() -> None:
+    bad = RelationInstance("x", "Ann met Bob", Entity(0, 3, "PERSON"), Entity(8, 11, "PERSON"), "per:best_friend")
+    out = list(Extractor(load_schema("tacred"), FakeBackend()).predict([bad]))[0]
+    assert isinstance(out, ErrorRecord) and out.field == "relation" and out.kind == "data"
+
+
+class FailsOn(FakeBackend):
+    """Raises for prompts that contain ``needle``."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__()
+        self.needle = needle
+
+    def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
+        if any(self.needle in r.prompt for r in requests):
+            raise RuntimeError("boom")
+        return super().score_options(requests)
+
+
+def test_a_failing_example_becomes_an_error_record_and_the_rest_go_on() -> None:
+    outputs = list(Extractor(load_schema("tacred"), FailsOn("Hamburg")).predict(items()))
+    errors = [o for o in outputs if isinstance(o, ErrorRecord)]
+    assert [e.id for e in errors] == ["t3"] and errors[0].kind == "model" and "boom" in errors[0].message
+    assert len(outputs) == len(items())
+
+
+def test_cache_answers_a_rerun_without_calling_the_model(tmp_path: Path) -> None:
+    fake = FakeBackend()
+    first = list(Extractor(load_schema("tacred"), CachingBackend(fake, tmp_path / "c.sqlite")).predict(items()))
+    calls = len(fake.history)
+    cached = CachingBackend(fake, tmp_path / "c.sqlite")
+    second = list(Extractor(load_schema("tacred"), cached).predict(items()))
+    assert len(fake.history) == calls and cached.calls == 0
+    assert [o.to_json() for o in first] == [o.to_json() for o in second]
+
+
+def test_cache_key_depends_on_the_backend_fingerprint(tmp_path: Path) -> None:
+    list(Extractor(load_schema("tacred"), CachingBackend(FakeBackend(fingerprint="m1"), tmp_path / "c.sqlite")).predict(items()))
+    other = CachingBackend(FakeBackend(fingerprint="m2"), tmp_path / "c.sqlite")
+    list(Extractor(load_schema("tacred"), other).predict(items()))
+    assert other.calls > 0
+
+
+def test_generate_scoring_parses_the_first_standalone_letter() -> None:
+    outputs = list(Extractor(load_schema("tacred"), FakeBackend(), ExtractorConfig(scoring=Scoring.GENERATE)).predict(items()[:2]))
+    assert all(isinstance(o, Prediction) and o.answer == "A" and o.scoring == "generate" for o in outputs)
+    assert outputs[0].relation == "per:alternate_names"  # type: ignore[union-attr]
+
+
+def test_few_shot_demonstrations_come_from_the_pool_with_gold_answers() -> None:
+    backend = FakeBackend()
+    train = [i for i in read_dataset("tacred", FIXTURES / "tacred_train.json", OnError.STOP) if isinstance(i, RelationInstance)]
+    extractor = Extractor(load_schema("tacred"), backend, ExtractorConfig(shots=1), train)
+    list(extractor.predict(items()[:1]))
+    prompt = backend.history[0].prompt  # type: ignore[union-attr]
+    assert "Sentence: [Eva Stone] and her husband [Mark Stone]" in prompt or "Sentence: [Nina Roth] talked to [Leo Fink]" in prompt
+    assert prompt.count("Determine which option") == 1
+
+
+def test_vanilla_scores_the_raw_labels() -> None:
+    backend = FakeBackend()
+    list(Extractor(load_schema("tacred"), backend, ExtractorConfig(method=Method.VANILLA)).predict(items()[:1]))
+    assert backend.history[0].answers[-1] == "no_relation"  # type: ignore[union-attr]
+    assert "per:spouse" in backend.history[0].answers  # type: ignore[union-attr]

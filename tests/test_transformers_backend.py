@@ -1,0 +1,126 @@
+"""The transformers backend on real models: the embedded SmolLM2 and a tiny local T5."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import GOLDEN
+from qa4re.backends.base import GenerateRequest, ScoreRequest
+from qa4re.backends.embedded import embedded_gguf, resolve_model
+from qa4re.backends.transformers import TransformersBackend
+
+GOLDEN_PROMPT = json.loads((GOLDEN / "retacred_person_person.json").read_text())["expected_prompt"]
+LETTERS = tuple("ABCDEFGH")
+SHORT = "Which letter comes first in the alphabet?\nOptions:\nA. a\nB. b\nOption:"
+
+
+def manual_logprob(backend: TransformersBackend, prompt_ids: list[int], answer_ids: list[int]) -> float:
+    """Log-likelihood of answer_ids after prompt_ids from one unpadded full forward pass."""
+    ids = torch.tensor([prompt_ids + answer_ids])
+    with torch.inference_mode():
+        logprobs = torch.log_softmax(backend.model(input_ids=ids).logits[0].float(), dim=-1)
+    return sum(float(logprobs[len(prompt_ids) - 1 + j, t]) for j, t in enumerate(answer_ids))
+
+
+def test_converted_weights_are_cached_on_disk() -> None:
+    path, fingerprint = resolve_model("default")
+    assert (Path(path) / "model.safetensors").is_file()
+    assert resolve_model("default") == (path, fingerprint)
+    assert embedded_gguf().name in fingerprint or "SmolLM2" in fingerprint
+
+
+def test_batched_scores_equal_one_by_one_scores(embedded_backend: TransformersBackend) -> None:
+    requests = [ScoreRequest(GOLDEN_PROMPT, LETTERS), ScoreRequest(SHORT, ("A", "B")), ScoreRequest(GOLDEN_PROMPT[:200] + "\nOption:", LETTERS)]
+    batched = embedded_backend.score_options(requests)
+    for request, together in zip(requests, batched, strict=True):
+        alone = embedded_backend.score_options([request])[0]
+        assert alone.logprobs == pytest.approx(together.logprobs, abs=2e-3)
+
+
+def test_single_token_letters_match_a_full_forward_pass(embedded_backend: TransformersBackend) -> None:
+    encoded = embedded_backend._encode(ScoreRequest(GOLDEN_PROMPT, LETTERS))
+    scores = embedded_backend.score_options([ScoreRequest(GOLDEN_PROMPT, LETTERS)])[0]
+    for letter in LETTERS:
+        assert len(encoded.answer_ids[letter]) == 1
+        assert scores.logprobs[letter] == pytest.approx(manual_logprob(embedded_backend, encoded.prompt_ids, encoded.answer_ids[letter]), abs=2e-3)
+
+
+def test_multi_token_answers_are_scored_over_all_their_tokens(embedded_backend: TransformersBackend) -> None:
+    answers = ("A", "AB", "Component-Whole(e1,e2)", "no_relation")
+    request = ScoreRequest(SHORT, answers)
+    encoded = embedded_backend._encode(request)
+    assert len(encoded.answer_ids["Component-Whole(e1,e2)"]) > 1
+    scores = embedded_backend.score_options([request, ScoreRequest(SHORT, ("A", "B"))])[0]
+    for answer in answers:
+        assert scores.logprobs[answer] == pytest.approx(manual_logprob(embedded_backend, encoded.prompt_ids, encoded.answer_ids[answer]), abs=2e-3)
+
+
+def test_chat_template_wraps_the_prompt_and_completion_mode_adds_a_space(
+    embedded_backend: TransformersBackend, embedded_completion_backend: TransformersBackend
+) -> None:
+    chat = embedded_backend._prompt_text("Hi", "You are a helpful assistant.")
+    assert chat.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>") and chat.endswith("<|im_start|>assistant\n")
+    assert embedded_backend.fingerprint != embedded_completion_backend.fingerprint
+    plain = embedded_completion_backend._encode(ScoreRequest(SHORT, ("A",)))
+    assert embedded_completion_backend.tokenizer.decode(plain.answer_ids["A"]) == " A"
+
+
+def test_embedded_model_letter_scores_are_pinned(embedded_backend: TransformersBackend) -> None:
+    """Golden log-probabilities of the golden prompt (torch pinned in constraints.txt)."""
+    scores = embedded_backend.score_options([ScoreRequest(GOLDEN_PROMPT, LETTERS)])[0].logprobs
+    assert all(math.isfinite(v) and v < 0 for v in scores.values())
+    assert sum(math.exp(v) for v in scores.values()) > 0.5  # the letters carry most of the next-token mass
+    assert [round(scores[letter], 2) for letter in LETTERS] == pytest.approx(PINNED, abs=0.05)
+
+
+PINNED = [-1.77, -3.38, -2.35, -1.38, -2.57, -3.54, -3.17, -5.12]
+
+
+def test_generate_is_greedy_and_cut_at_the_stop_string(embedded_backend: TransformersBackend) -> None:
+    texts = embedded_backend.generate([GenerateRequest(SHORT, 6), GenerateRequest(GOLDEN_PROMPT, 6)])
+    assert len(texts) == 2 and all(isinstance(t, str) and "\n" not in t for t in texts)
+    assert texts == embedded_backend.generate([GenerateRequest(SHORT, 6), GenerateRequest(GOLDEN_PROMPT, 6)])
+
+
+@pytest.fixture(scope="module")
+def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> TransformersBackend:
+    """A tiny randomly initialised T5 with a word-level tokenizer, saved as a local folder."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    words = "<pad> </s> <unk> A B C D E AB Option : Which letter is first ? no_relation per title ( ) , e1 e2 Component - Whole".split()
+    tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(r"[A-Za-z0-9_]+|[^\sA-Za-z0-9_]", "isolated")
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    torch.manual_seed(0)
+    config = T5Config(vocab_size=len(words), d_model=16, d_ff=32, d_kv=8, num_layers=2, num_heads=2, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    folder = tmp_path_factory.mktemp("tiny-t5")
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return TransformersBackend(str(folder), batch_size=2)
+
+
+def test_seq2seq_models_get_the_bare_prompt_and_first_decoder_step_scores(tiny_t5: TransformersBackend) -> None:
+    assert tiny_t5.is_seq2seq and not tiny_t5.use_chat_template
+    requests = [ScoreRequest("Which letter is first ? Option :", ("A", "B", "C")), ScoreRequest("Option :", ("A", "B"))]
+    batched = tiny_t5.score_options(requests)
+    for request, together in zip(requests, batched, strict=True):
+        assert tiny_t5.score_options([request])[0].logprobs == pytest.approx(together.logprobs, abs=1e-4)
+
+
+def test_seq2seq_multi_token_answers_match_teacher_forcing(tiny_t5: TransformersBackend) -> None:
+    request = ScoreRequest("Which letter is first ? Option :", ("A", "Component-Whole(e1,e2)", "no_relation"))
+    scores = tiny_t5.score_options([request])[0].logprobs
+    encoded = tiny_t5._encode(request)
+    for answer, target in encoded.answer_ids.items():
+        decoder = torch.tensor([[0, *target[:-1]]])
+        with torch.inference_mode():
+            logits = tiny_t5.model(input_ids=torch.tensor([encoded.prompt_ids]), decoder_input_ids=decoder).logits[0]
+        expected = sum(float(torch.log_softmax(logits[j], -1)[t]) for j, t in enumerate(target))
+        assert scores[answer] == pytest.approx(expected, abs=1e-4)
