@@ -70,7 +70,9 @@ def test_evaluate_writes_predictions_metrics_and_report(tmp_path: Path, method: 
 
 def test_few_shot_and_sampling_options_run(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--shots", "2", "--limit", "4", "--seed", "1", "--output", out, "--cache", tmp_path / "c.sqlite")
+    qa4re(
+        "evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--shots", "2", "--limit", "4", "--seed", "1", "--output", out, "--cache", tmp_path / "c.sqlite"
+    )
     assert len(read_jsonl(out / "predictions.jsonl")) == 4
 
 
@@ -85,7 +87,9 @@ def rows(cache: Path) -> int:
 def test_killed_run_resumes_without_rescoring_finished_examples(tmp_path: Path) -> None:
     cache = tmp_path / "c.sqlite"
     args = ["evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--split", "train", "--batch-size", "1", "--method", "vanilla"]
-    process = subprocess.Popen([sys.executable, "-m", "qa4re", *args, "--output", tmp_path / "killed", "--cache", cache], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qa4re", *args, "--output", tmp_path / "killed", "--cache", cache], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 300
     while rows(cache) < 3 and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
@@ -112,9 +116,21 @@ def test_bad_input_fails_with_file_line_and_field_and_no_traceback(tmp_path: Pat
 def test_skip_records_bad_lines_and_predicts_the_rest(tmp_path: Path) -> None:
     data = tmp_path / "d.jsonl"
     lines = [
-        {"id": "a", "text": "Anna Berg married Tom Lind.", "subj": {"start": 0, "end": 9, "type": "PERSON"}, "obj": {"start": 18, "end": 26, "type": "PERSON"}, "relation": "per:spouse"},
+        {
+            "id": "a",
+            "text": "Anna Berg married Tom Lind.",
+            "subj": {"start": 0, "end": 9, "type": "PERSON"},
+            "obj": {"start": 18, "end": 26, "type": "PERSON"},
+            "relation": "per:spouse",
+        },
         {"id": "b", "text": "short", "subj": {"start": 0, "end": 2}, "obj": {"start": 3, "end": 99}},
-        {"id": "c", "text": "Acme hired Bo Li.", "subj": {"start": 0, "end": 4, "type": "ORGANIZATION"}, "obj": {"start": 11, "end": 16, "type": "PERSON"}, "relation": "org:best"},
+        {
+            "id": "c",
+            "text": "Acme hired Bo Li.",
+            "subj": {"start": 0, "end": 4, "type": "ORGANIZATION"},
+            "obj": {"start": 11, "end": 16, "type": "PERSON"},
+            "relation": "org:best",
+        },
     ]
     data.write_text("\n".join(map(json.dumps, lines)) + "\n")
     out = tmp_path / "o"
@@ -128,9 +144,18 @@ def test_skip_records_bad_lines_and_predicts_the_rest(tmp_path: Path) -> None:
 def test_predict_writes_one_record_per_input_line(tmp_path: Path) -> None:
     data = tmp_path / "in.jsonl"
     data.write_text(
-        json.dumps({"id": "a", "text": "Paul Weber was born in Hamburg.", "subj": {"start": 0, "end": 10, "type": "PERSON"}, "obj": {"start": 23, "end": 30, "type": "CITY"}})
+        json.dumps(
+            {
+                "id": "a",
+                "text": "Paul Weber was born in Hamburg.",
+                "subj": {"start": 0, "end": 10, "type": "PERSON"},
+                "obj": {"start": 23, "end": 30, "type": "CITY"},
+            }
+        )
         + "\n"
-        + json.dumps({"id": "b", "text": "Acme hired Bo Li.", "subj": {"start": 0, "end": 4, "type": "ORGANIZATION"}, "obj": {"start": 11, "end": 16, "type": "PERSON"}})
+        + json.dumps(
+            {"id": "b", "text": "Acme hired Bo Li.", "subj": {"start": 0, "end": 4, "type": "ORGANIZATION"}, "obj": {"start": 11, "end": 16, "type": "PERSON"}}
+        )
         + "\n"
     )
     qa4re("predict", "--schema", "tacred", "--input", data, "--output", tmp_path / "out.jsonl", "--cache", tmp_path / "c.sqlite")

@@ -48,7 +48,12 @@ def write_jsonl(tmp_path: Path, rows: list[object]) -> Path:
     return path
 
 
-GOOD = {"id": "g", "text": "Marie Curie was born in Warsaw.", "subj": {"start": 0, "end": 11, "type": "PERSON"}, "obj": {"start": 24, "end": 30, "type": "CITY"}}
+GOOD = {
+    "id": "g",
+    "text": "Marie Curie was born in Warsaw.",
+    "subj": {"start": 0, "end": 11, "type": "PERSON"},
+    "obj": {"start": 24, "end": 30, "type": "CITY"},
+}
 
 
 @pytest.mark.parametrize(

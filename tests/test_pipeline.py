@@ -42,7 +42,9 @@ def test_na_is_the_last_option_and_maps_back_to_no_relation() -> None:
     assert all(o.confidence == pytest.approx(0.9) for o in outputs)
 
 
-@pytest.mark.parametrize(("policy", "expected"), [(UnknownTypePair.ALL, "Prediction"), (UnknownTypePair.NA, "Prediction"), (UnknownTypePair.ERROR, "ErrorRecord")])
+@pytest.mark.parametrize(
+    ("policy", "expected"), [(UnknownTypePair.ALL, "Prediction"), (UnknownTypePair.NA, "Prediction"), (UnknownTypePair.ERROR, "ErrorRecord")]
+)
 def test_unknown_type_pair_policy(policy: UnknownTypePair, expected: str) -> None:
     backend = FakeBackend()
     extractor = Extractor(load_schema("tacred"), backend, ExtractorConfig(unknown_type_pair=policy))

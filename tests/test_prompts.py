@@ -46,7 +46,10 @@ def test_vanilla_prompt_follows_the_method_exactly() -> None:
 
 def test_vanilla_temp_explains_each_label_with_its_templates() -> None:
     text = prompt_for(Method.VANILLA_TEMP).text
-    assert "are listed below with explanations:\n- per:identity: Entity 1 is the identity/pronoun of Entity 2 OR Entity 1 and Entity 2 are the same person\n" in text
+    assert (
+        "are listed below with explanations:\n- per:identity: Entity 1 is the identity/pronoun of Entity 2 OR Entity 1 and Entity 2 are the same person\n"
+        in text
+    )
     assert "- no_relation: Entity 1 has no known relations to Entity 2\n\nSentence:" in text
 
 

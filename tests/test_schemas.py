@@ -21,7 +21,9 @@ TEMPLATE_FILES = {
 }
 
 
-@pytest.mark.parametrize(("name", "relations", "default_set"), [("tacred", 42, "temp2"), ("tacrev", 42, "temp2"), ("retacred", 40, "sure"), ("semeval", 19, "sure")])
+@pytest.mark.parametrize(
+    ("name", "relations", "default_set"), [("tacred", 42, "temp2"), ("tacrev", 42, "temp2"), ("retacred", 40, "sure"), ("semeval", 19, "sure")]
+)
 def test_builtin_schemas_load_with_their_default_template_set(name: str, relations: int, default_set: str) -> None:
     schema = load_schema(name)
     assert len(schema.relations) == relations
@@ -72,7 +74,11 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_user_schema_loads_from_yaml(tmp_path: Path) -> None:
-    path = write(tmp_path, "na_relation: none\nrelations:\n  founded_by: '{subj} was founded by {obj}'\n  none: '{subj} and {obj} are unrelated'\nconstraints:\n  ORG:PER: [founded_by]\n")
+    path = write(
+        tmp_path,
+        "na_relation: none\nrelations:\n  founded_by: '{subj} was founded by {obj}'\n"
+        "  none: '{subj} and {obj} are unrelated'\nconstraints:\n  ORG:PER: [founded_by]\n",
+    )
     schema = load_schema(path)
     assert schema.relations == ("founded_by", "none")
     assert schema.candidates("ORG:PER") == ("founded_by",)

@@ -93,7 +93,8 @@ def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> TransformersBackend:
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
 
-    words = "<pad> </s> <unk> A B C D E AB Option : Which letter is first ? no_relation per title ( ) , e1 e2 Component - Whole".split()
+    words = ["<pad>", "</s>", "<unk>", "A", "B", "C", "D", "E", "AB", "Option", ":", "Which", "letter", "is", "first", "?"]
+    words += ["no_relation", "per", "title", "(", ")", ",", "e1", "e2", "Component", "-", "Whole"]
     tokenizer = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.Split(r"[A-Za-z0-9_]+|[^\sA-Za-z0-9_]", "isolated")
     tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])

@@ -1,7 +1,7 @@
 """qa4re: zero-shot relation extraction as multiple-choice question answering (QA4RE).
 
-    >>> from qa4re import Extractor, load_schema, get_backend
-    >>> extractor = Extractor(load_schema("tacred"), get_backend("default"))
+>>> from qa4re import Extractor, load_schema, get_backend
+>>> extractor = Extractor(load_schema("tacred"), get_backend("default"))
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from qa4re.datasets import OnError, dataset_file, read_dataset
 from qa4re.errors import Qa4reError
 from qa4re.evaluation.report import headline_rows
 from qa4re.evaluation.run import EvaluationSettings, ModelSettings, dataset_schema, evaluate, sampled
-from qa4re.extract.pipeline import Extractor, ExtractorConfig, Scoring
+from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
 from qa4re.schemas.loader import list_schemas, load_schema
 from qa4re.schemas.model import UnknownTypePair
@@ -37,7 +37,9 @@ ShotsOpt = Annotated[int, typer.Option(help="Demonstrations per prompt (type-mat
 SeedOpt = Annotated[int, typer.Option(help="Seed for sampling and demonstrations.")]
 ModelOpt = Annotated[str, typer.Option(help="default (embedded SmolLM2-135M-Instruct), a hub id, a local folder or a .gguf file.")]
 BatchOpt = Annotated[int, typer.Option(help="Prompts per forward pass.")]
-ChatOpt = Annotated[Optional[bool], typer.Option("--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template (default: when it has one).")]  # noqa: UP045
+ChatOpt = Annotated[
+    bool | None, typer.Option("--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template (default: when it has one).")
+]  # noqa: UP045
 OnErrorOpt = Annotated[OnError, typer.Option(help="stop: fail on the first bad record; skip: record it as an error and go on.")]
 ScoringOpt = Annotated[Scoring, typer.Option(help="logprobs: option probabilities; generate: parse the first standalone letter of greedy text.")]
 UnknownPairOpt = Annotated[UnknownTypePair, typer.Option(help="A type pair absent from the constraints: offer all relations, predict NA, or record an error.")]
@@ -169,28 +171,11 @@ def prompt_command(
         raise typer.BadParameter(f"no example at index {index} in {path}")
     pool = [i for i in read_dataset(dataset, dataset_file(dataset, data, "train"), OnError.SKIP) if isinstance(i, RelationInstance)] if shots else []
     config = ExtractorConfig(method=method, shots=shots, seed=seed, use_constraints=constraints, unknown_type_pair=unknown_type_pair)
-    prepared = Extractor(relation_schema, _NoBackend(), config, pool).prepare(item)
-    if not hasattr(prepared, "prompt"):
+    prepared = PromptBuilder(relation_schema, config, pool).prepare(item)
+    if not isinstance(prepared, PreparedPrompt):
         raise typer.BadParameter(f"example {item.id} needs no prompt: {prepared}")
     sys.stdout.write(prepared.prompt.text + "\n")
     sys.stderr.write(json.dumps({"id": item.id, "gold": item.relation, "letter_to_relation": prepared.prompt.letter_to_relation}) + "\n")
-
-
-class _NoBackend:
-    """Stands in for a model where only prompts are built."""
-
-    fingerprint = "none"
-    max_batch_size = 1
-    supports_logprobs = False
-
-    def score_options(self, requests: object) -> list[object]:
-        raise NotImplementedError
-
-    def generate(self, requests: object) -> list[str]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
 
 
 @app.command("schemas")

@@ -9,6 +9,7 @@ loads take about a second.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -69,10 +70,8 @@ def converted_gguf(path: Path) -> Path:
     config = json.loads(config_path.read_text())
     config.pop("quantization_config", None)
     config_path.write_text(json.dumps(config, indent=2))
-    try:
+    with contextlib.suppress(OSError):  # another process finished first
         partial.rename(target)
-    except OSError:  # another process finished first
-        pass
     return target
 
 

@@ -52,7 +52,7 @@ class TransformersBackend:
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             self.is_seq2seq = bool(getattr(config, "is_encoder_decoder", False))
             loader = AutoModelForSeq2SeqLM if self.is_seq2seq else AutoModelForCausalLM
-            self.model = loader.from_pretrained(path).to(device).eval()
+            self.model = loader.from_pretrained(path).to(device).eval()  # type: ignore[arg-type]
         except OSError as exc:
             raise BackendUnavailable(f"cannot load model '{model}': {exc}") from None
         self.device = device
@@ -71,8 +71,7 @@ class TransformersBackend:
         if not self.use_chat_template:
             return prompt
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-        text: str = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return text
+        return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 
     def _ids(self, text: str) -> list[int]:
         # Chat-template text already holds its special tokens; T5 wants its trailing </s>.
@@ -202,7 +201,7 @@ class TransformersBackend:
                 )
                 new = generated if self.is_seq2seq else generated[:, ids.shape[1] :]
                 for request, row in zip(batch, new, strict=True):
-                    text = self.tokenizer.decode(row[: request.max_new_tokens], skip_special_tokens=True).lstrip()
+                    text = str(self.tokenizer.decode(row[: request.max_new_tokens], skip_special_tokens=True)).lstrip()
                     for stop in request.stop:
                         text = text.split(stop, 1)[0] if stop else text
                     outputs.append(text)
@@ -211,4 +210,3 @@ class TransformersBackend:
     def close(self) -> None:
         """Drop the model."""
         del self.model
-

@@ -34,10 +34,7 @@ def dataset_file(dataset: str, data: Path, split: str) -> Path:
         return data
     if not data.is_dir():
         raise DataError(str(data), None, None, "no such file or directory")
-    if dataset == "semeval":
-        names = [SEMEVAL_SPLIT_FILES.get(split, split)]
-    else:
-        names = [f"{split}.json", f"{split}.jsonl"]
+    names = [SEMEVAL_SPLIT_FILES.get(split, split)] if dataset == "semeval" else [f"{split}.json", f"{split}.jsonl"]
     for name in names:
         if (data / name).is_file():
             return data / name

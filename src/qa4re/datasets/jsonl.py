@@ -13,6 +13,7 @@ cannot apply; no relation: unlabelled data for ``qa4re predict``). An optional `
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,6 @@ def read_jsonl(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
 
     def parsers() -> Iterator[Callable[[], RelationInstance]]:
         for line, record in iter_json_records(path):
-            yield lambda line=line, record=record: jsonl_instance(record, source, line)
+            yield partial(jsonl_instance, record, source, line)
 
     return guarded(parsers(), on_error)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 from qa4re.datasets.base import Item, OnError, check_spans, guarded
@@ -81,6 +82,6 @@ def read_semeval(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]
 
     def parsers() -> Iterator[Callable[[], RelationInstance]]:
         for line, block in _blocks(path):
-            yield lambda line=line, block=block: _parse(source, line, block)
+            yield partial(_parse, source, line, block)
 
     return guarded(parsers(), on_error)

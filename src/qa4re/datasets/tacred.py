@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,6 @@ def read_tacred(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
 
     def parsers() -> Iterator[Callable[[], RelationInstance]]:
         for line, record in iter_json_records(path):
-            yield lambda line=line, record=record: tacred_instance(record, source, line)
+            yield partial(tacred_instance, record, source, line)
 
     return guarded(parsers(), on_error)

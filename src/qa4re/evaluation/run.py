@@ -110,7 +110,8 @@ def run_settings(settings: EvaluationSettings, backend: Backend) -> dict[str, An
     described["model"] = {**asdict(settings.model), "fingerprint": backend.fingerprint}
     described["command"] = " ".join(sys.argv)
     described["python"] = platform.python_version()
-    return json.loads(json.dumps(described, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(described, default=str))
+    return plain
 
 
 def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progress: Callable[[int], Progress] | None = None) -> dict[str, Any]:

@@ -40,15 +40,73 @@ class ExtractorConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
+class PreparedPrompt:
+    """The rendered prompt of one instance, ready for the backend."""
+
     instance: RelationInstance
     prompt: RenderedPrompt
-    fallback: bool
+    fallback: bool  # the type pair was not in the constraints; all relations are offered
 
 
 def prompt_sha256(text: str) -> str:
     """Hash of a rendered prompt, recorded with each prediction."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class PromptBuilder:
+    """Builds the prompt of each instance: candidates, options, demonstrations. No model."""
+
+    def __init__(self, schema: RelationSchema, config: ExtractorConfig, demonstrations: Iterable[RelationInstance] = ()) -> None:
+        self.schema = schema
+        self.config = config
+        self._pool = self._demonstration_pool(demonstrations) if config.shots else {}
+
+    def candidates(self, instance: RelationInstance) -> tuple[tuple[str, ...] | None, bool]:
+        """Candidate relations of ``instance`` (None: no prompt by policy) and whether they are a fallback."""
+        candidates = self.schema.candidates(instance.type_pair, self.config.use_constraints)
+        if candidates is not None:
+            return candidates, False
+        if self.config.unknown_type_pair is UnknownTypePair.ALL:
+            return self.schema.positive_relations, True
+        return None, True
+
+    def _demonstration_pool(self, instances: Iterable[RelationInstance]) -> dict[str, list[RelationInstance]]:
+        pool: dict[str, list[RelationInstance]] = defaultdict(list)
+        for instance in instances:
+            candidates, fallback = self.candidates(instance)
+            if candidates is None or fallback or instance.relation is None:
+                continue
+            if instance.relation in candidates or instance.relation == self.schema.na_relation:
+                if instance.type_pair:
+                    pool[instance.type_pair].append(instance)
+                pool["*"].append(instance)
+        return dict(pool)
+
+    def _demonstrations(self, instance: RelationInstance) -> list[Demonstration]:
+        demos = []
+        for demo in select_demonstrations(self._pool, instance, self.config.shots, self.config.seed):
+            candidates, _ = self.candidates(demo)
+            options = build_options(self.config.method, self.schema, demo, candidates or ())
+            answer = next(o.letter for o in options if o.relation == demo.relation)
+            demos.append(Demonstration(demo, options, answer))
+        return demos
+
+    def prepare(self, instance: RelationInstance) -> PreparedPrompt | Output:
+        """The prompt of ``instance``, or its final output when no model call is needed."""
+        schema = self.schema
+        if instance.relation is not None and instance.relation not in schema.relations:
+            message = f"unknown gold relation '{instance.relation}' for schema {schema.name} (id {instance.id})"
+            return ErrorRecord(instance.id, instance.source, None, "relation", message)
+        candidates, fallback = self.candidates(instance)
+        if candidates is None:
+            if self.config.unknown_type_pair is UnknownTypePair.NA:
+                return Prediction(instance.id, instance.relation, schema.na_relation, 1.0, {}, {}, "", instance.subj_text, instance.obj_text,
+                                  scoring="rule", candidates_fallback=True)  # fmt: skip
+            message = f"type pair {instance.type_pair} is not in the schema's constraints (id {instance.id})"
+            return ErrorRecord(instance.id, instance.source, None, "type", message, instance.relation)
+        options = build_options(self.config.method, schema, instance, candidates)
+        demonstrations = self._demonstrations(instance) if self._pool else ()
+        return PreparedPrompt(instance, render_prompt(self.config.method, instance, options, demonstrations), fallback)
 
 
 class Extractor:
@@ -68,49 +126,7 @@ class Extractor:
         self.schema = schema
         self.backend = backend
         self.config = config or ExtractorConfig()
-        self._pool = self._demonstration_pool(demonstrations) if self.config.shots else {}
-
-    def _candidates(self, instance: RelationInstance) -> tuple[tuple[str, ...] | None, bool]:
-        candidates = self.schema.candidates(instance.type_pair, self.config.use_constraints)
-        if candidates is not None:
-            return candidates, False
-        if self.config.unknown_type_pair is UnknownTypePair.ALL:
-            return self.schema.positive_relations, True
-        return None, True
-
-    def _demonstration_pool(self, instances: Iterable[RelationInstance]) -> dict[str, list[RelationInstance]]:
-        pool: dict[str, list[RelationInstance]] = defaultdict(list)
-        for instance in instances:
-            candidates, fallback = self._candidates(instance)
-            if candidates is None or fallback or instance.relation is None:
-                continue
-            if instance.relation in candidates or instance.relation == self.schema.na_relation:
-                pool[instance.type_pair or "*"].append(instance)
-                pool["*"].append(instance)
-        return dict(pool)
-
-    def _demonstrations(self, instance: RelationInstance) -> list[Demonstration]:
-        demos = []
-        for demo in select_demonstrations(self._pool, instance, self.config.shots, self.config.seed):
-            candidates, _ = self._candidates(demo)
-            options = build_options(self.config.method, self.schema, demo, candidates or ())
-            answer = next(o.letter for o in options if o.relation == demo.relation)
-            demos.append(Demonstration(demo, options, answer))
-        return demos
-
-    def prepare(self, instance: RelationInstance) -> _Prepared | Output:
-        """The prompt of ``instance``, or its final output when no model call is needed."""
-        if instance.relation is not None and instance.relation not in self.schema.relations:
-            return ErrorRecord(instance.id, instance.source, None, "relation", f"unknown gold relation '{instance.relation}' for schema {self.schema.name} (id {instance.id})")
-        candidates, fallback = self._candidates(instance)
-        if candidates is None:
-            if self.config.unknown_type_pair is UnknownTypePair.NA:
-                na = self.schema.na_relation
-                return Prediction(instance.id, instance.relation, na, 1.0, {}, {}, "", instance.subj_text, instance.obj_text, scoring="rule", candidates_fallback=True)
-            return ErrorRecord(instance.id, instance.source, None, "type", f"type pair {instance.type_pair} is not in the schema's constraints (id {instance.id})", instance.relation)
-        options = build_options(self.config.method, self.schema, instance, candidates)
-        prompt = render_prompt(self.config.method, instance, options, self._demonstrations(instance) if self._pool else ())
-        return _Prepared(instance, prompt, fallback)
+        self.prompts = PromptBuilder(schema, self.config, demonstrations)
 
     def predict(self, items: Iterable[Item], chunk_size: int | None = None) -> Iterator[Output]:
         """Stream one output per item, in order; memory stays bounded by ``chunk_size``."""
@@ -120,12 +136,12 @@ class Extractor:
             yield from self._predict_chunk(chunk)
 
     def _predict_chunk(self, chunk: Sequence[Item]) -> list[Output]:
-        prepared = [item if isinstance(item, ErrorRecord) else self.prepare(item) for item in chunk]
-        pending = [p for p in prepared if isinstance(p, _Prepared)]
+        prepared = [item if isinstance(item, ErrorRecord) else self.prompts.prepare(item) for item in chunk]
+        pending = [p for p in prepared if isinstance(p, PreparedPrompt)]
         decided = dict(zip(map(id, pending), self._run(pending), strict=True))
-        return [decided[id(p)] if isinstance(p, _Prepared) else p for p in prepared]
+        return [decided[id(p)] if isinstance(p, PreparedPrompt) else p for p in prepared]
 
-    def _run(self, pending: Sequence[_Prepared]) -> list[Output]:
+    def _run(self, pending: Sequence[PreparedPrompt]) -> list[Output]:
         if not pending:
             return []
         system = self.config.system
@@ -141,21 +157,23 @@ class Extractor:
                 # Retry one by one so a single bad example cannot take its batch down.
                 return [out for p in pending for out in self._run([p])]
             p = pending[0]
-            return [ErrorRecord(p.instance.id, p.instance.source, None, None, f"model call failed: {type(exc).__name__}: {exc}", p.instance.relation, kind="model")]
+            return [
+                ErrorRecord(p.instance.id, p.instance.source, None, None, f"model call failed: {type(exc).__name__}: {exc}", p.instance.relation, kind="model")
+            ]
 
-    def _base(self, p: _Prepared) -> dict[str, object]:
+    def _base(self, p: PreparedPrompt) -> dict[str, object]:
         i = p.instance
         return {"id": i.id, "gold": i.relation, "letter_to_relation": p.prompt.letter_to_relation, "prompt_sha256": prompt_sha256(p.prompt.text),
                 "subj": i.subj_text, "obj": i.obj_text, "candidates_fallback": p.fallback}  # fmt: skip
 
-    def _from_scores(self, p: _Prepared, logprobs: object) -> Output:
+    def _from_scores(self, p: PreparedPrompt, logprobs: object) -> Output:
         decision = decide(p.prompt.options, logprobs)  # type: ignore[arg-type]
         if decision is None:
             return ErrorRecord(p.instance.id, p.instance.source, None, None, "the backend could not score any option", p.instance.relation, kind="model")
         return Prediction(relation=decision.relation, confidence=decision.confidence, option_probabilities=decision.probabilities,
                           answer=decision.answer, **self._base(p))  # type: ignore[arg-type]  # fmt: skip
 
-    def _from_text(self, p: _Prepared, text: str) -> Output:
+    def _from_text(self, p: PreparedPrompt, text: str) -> Output:
         parse = parse_letter if self.config.method is Method.QA4RE else parse_label
         option = parse(text, p.prompt.options)
         return Prediction(relation=option.relation if option else None, confidence=1.0 if option else 0.0, option_probabilities={},

@@ -46,6 +46,5 @@ def label_options(schema: RelationSchema, candidates: Sequence[str]) -> tuple[Op
     """Vanilla options: the answer is the raw label itself; the statement explains it."""
     relations = [r for r in candidates if r != schema.na_relation] + [schema.na_relation]
     return tuple(
-        Option(relation, relation, " OR ".join(fill_template(t, "Entity 1", "Entity 2") for t in schema.templates[relation]))
-        for relation in relations
+        Option(relation, relation, " OR ".join(fill_template(t, "Entity 1", "Entity 2") for t in schema.templates[relation])) for relation in relations
     )

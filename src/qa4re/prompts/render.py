@@ -79,9 +79,7 @@ def build_options(method: Method, schema: RelationSchema, instance: RelationInst
 
 
 def _option_lines(template: PromptTemplate, options: Sequence[Option]) -> str:
-    return "\n".join(
-        template.option_line.substitute(letter=o.letter, statement=o.statement, relation=o.relation, explanation=o.statement) for o in options
-    )
+    return "\n".join(template.option_line.substitute(letter=o.letter, statement=o.statement, relation=o.relation, explanation=o.statement) for o in options)
 
 
 def _question(template: PromptTemplate, instance: RelationInstance, options: Sequence[Option]) -> str:
@@ -123,9 +121,7 @@ def render_prompt(
     return RenderedPrompt(header + "\n\n" + "\n\n".join(blocks), options)
 
 
-def select_demonstrations(
-    pool: Mapping[str, Sequence[RelationInstance]], instance: RelationInstance, k: int, seed: int
-) -> list[RelationInstance]:
+def select_demonstrations(pool: Mapping[str, Sequence[RelationInstance]], instance: RelationInstance, k: int, seed: int) -> list[RelationInstance]:
     """Pick ``k`` demonstrations, type-matched when possible, seeded per instance.
 
     ``pool`` maps a type pair to training instances; the key ``"*"`` holds all of them. The
@@ -135,7 +131,7 @@ def select_demonstrations(
     if k <= 0:
         return []
     rng = random.Random(f"{seed}:{instance.id}")
-    same = [d for d in pool.get(instance.type_pair, ()) if d.id != instance.id]
+    same = [d for d in pool.get(instance.type_pair or "*", ()) if d.id != instance.id]
     chosen = rng.sample(same, min(k, len(same)))
     if len(chosen) < k:
         taken = {d.id for d in chosen} | {instance.id}

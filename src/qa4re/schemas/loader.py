@@ -94,9 +94,7 @@ def schema_from_mapping(data: Mapping[str, Any], source: str, template_set: str 
     return RelationSchema(str(name), na, relations, {r: templates[r] for r in relations}, constraints, chosen_set)
 
 
-def _load_template_set(
-    data: Mapping[str, Any], source: str, template_set: str | None, base_dir: Path | None
-) -> tuple[dict[str, tuple[str, ...]], str]:
+def _load_template_set(data: Mapping[str, Any], source: str, template_set: str | None, base_dir: Path | None) -> tuple[dict[str, tuple[str, ...]], str]:
     sets = data.get("template_sets")
     if not isinstance(sets, dict) or not sets:
         raise SchemaError(source, "template_sets", "is required when relations is a list and no templates are given")
