@@ -60,6 +60,16 @@ def test_multi_token_answers_are_scored_over_all_their_tokens(embedded_backend: 
         assert scores.logprobs[answer] == pytest.approx(manual_logprob(embedded_backend, encoded.prompt_ids, encoded.answer_ids[answer]), abs=2e-3)
 
 
+def test_batched_multi_token_scores_equal_one_by_one_scores(embedded_completion_backend: TransformersBackend) -> None:
+    answers = ("per:title", "AB", "no_relation")
+    requests = [ScoreRequest(SHORT, answers), ScoreRequest(GOLDEN_PROMPT, answers), ScoreRequest("Relationship:", answers)]
+    batched = embedded_completion_backend.score_options(requests)
+    for request, together in zip(requests, batched, strict=True):
+        encoded = embedded_completion_backend._encode(request)
+        alone = {a: manual_logprob(embedded_completion_backend, encoded.prompt_ids, t) for a, t in encoded.answer_ids.items()}
+        assert together.logprobs == pytest.approx(alone, abs=2e-3)
+
+
 def test_chat_template_wraps_the_prompt_and_completion_mode_adds_a_space(
     embedded_backend: TransformersBackend, embedded_completion_backend: TransformersBackend
 ) -> None:

@@ -57,6 +57,8 @@ class TransformersBackend:
             raise BackendUnavailable(f"cannot load model '{model}': {exc}") from None
         self.device = device
         self.max_batch_size = batch_size
+        # Answer positions per batch of the multi-token path (each holds a full-vocabulary row).
+        self.multi_token_budget = 2048
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
         if chat_template and (self.is_seq2seq or not has_template):
             raise BackendUnavailable(f"model '{model}' has no chat template; use chat_template=False")
@@ -110,9 +112,32 @@ class TransformersBackend:
                 rows = self._next_token_logprobs([encoded[i].prompt_ids for i in batch])
                 for row, i in zip(rows, batch, strict=True):
                     results[i] = OptionScores({a: float(row[t[0]]) for a, t in encoded[i].answer_ids.items()})
-            for i in multi:
-                results[i] = self._score_multi_token(encoded[i])
+            if self.is_seq2seq:
+                for i in multi:
+                    results[i] = self._score_seq2seq_multi_token(encoded[i])
+            else:
+                for batch in self._multi_token_batches([encoded[i] for i in multi], multi):
+                    for i, scores in zip(batch, self._score_multi_token_batch([encoded[i] for i in batch]), strict=True):
+                        results[i] = scores
         return [r for r in results if r is not None]
+
+    def _multi_token_batches(self, encoded: list[_Encoded], indices: list[int]) -> list[list[int]]:
+        """Group requests by answer count, sorted by prompt length, within a logits budget."""
+        groups: dict[int, list[tuple[int, _Encoded]]] = {}
+        for i, e in zip(indices, encoded, strict=True):
+            groups.setdefault(len(e.answer_ids), []).append((i, e))
+        batches: list[list[int]] = []
+        for n, members in groups.items():
+            members.sort(key=lambda m: len(m[1].prompt_ids))
+            batch: list[int] = []
+            for i, e in members:
+                width = max(len(t) for t in e.answer_ids.values())
+                if batch and (len(batch) + 1) * n * width > self.multi_token_budget or len(batch) == self.max_batch_size:
+                    batches.append(batch)
+                    batch = []
+                batch.append(i)
+            batches.append(batch)
+        return batches
 
     def _padded(self, sequences: list[list[int]], left: bool) -> tuple[Any, Any]:
         torch = self._torch
@@ -141,46 +166,55 @@ class TransformersBackend:
             logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1).logits[:, -1]
         return torch.log_softmax(logits.float(), dim=-1).cpu()
 
-    def _score_multi_token(self, encoded: _Encoded) -> OptionScores:
+    def _score_seq2seq_multi_token(self, encoded: _Encoded) -> OptionScores:
+        """Seq2seq, one request: encode once, teacher-force every answer in the decoder."""
         torch = self._torch
-        answers = list(encoded.answer_ids)
-        targets = [encoded.answer_ids[a] for a in answers]
-        scores: dict[str, float] = {}
-        for answer, target in zip(answers, targets, strict=True):
-            if not target:
-                scores[answer] = -math.inf
-        live = [(a, t) for a, t in zip(answers, targets, strict=True) if t]
-        if self.is_seq2seq:
+        scores = {answer: -math.inf for answer, target in encoded.answer_ids.items() if not target}
+        live = [(a, t) for a, t in encoded.answer_ids.items() if t]
+        if live:
             prompt = torch.tensor([encoded.prompt_ids], device=self.device)
-            encoder_out = self.model.get_encoder()(input_ids=prompt)
+            hidden = self.model.get_encoder()(input_ids=prompt).last_hidden_state.expand(len(live), -1, -1)
             start = self.model.config.decoder_start_token_id
             decoder_ids, decoder_mask = self._padded([[start, *t[:-1]] for _, t in live], left=False)
-            hidden = encoder_out.last_hidden_state.expand(len(live), -1, -1)
             logits = self.model(encoder_outputs=(hidden,), decoder_input_ids=decoder_ids, decoder_attention_mask=decoder_mask).logits
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             for row, (answer, target) in enumerate(live):
                 scores[answer] = float(sum(logprobs[row, j, tok] for j, tok in enumerate(target)))
-            return OptionScores({a: scores[a] for a in answers})
-        prompt = torch.tensor([encoded.prompt_ids], device=self.device)
-        out = self.model(input_ids=prompt, use_cache=True, logits_to_keep=1)
-        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-        for answer, target in live:
-            scores[answer] = float(first[target[0]])
-        longer = [(a, t) for a, t in live if len(t) > 1]
-        if longer:
-            # transformers 5 renamed past_key_values to cache.
-            cache = out.cache if hasattr(out, "cache") else out.past_key_values
-            cache_kwarg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
-            cache.batch_repeat_interleave(len(longer))
-            cont_ids, cont_mask = self._padded([t[:-1] for _, t in longer], left=False)
-            length = len(encoded.prompt_ids)
-            mask = torch.cat([torch.ones((len(longer), length), dtype=torch.long, device=self.device), cont_mask], dim=1)
-            positions = (length + torch.arange(cont_ids.shape[1], device=self.device)).expand(len(longer), -1)
-            logits = self.model(input_ids=cont_ids, attention_mask=mask, position_ids=positions, **{cache_kwarg: cache}).logits
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
-            for row, (answer, target) in enumerate(longer):
-                scores[answer] += float(sum(logprobs[row, j, tok] for j, tok in enumerate(target[1:])))
-        return OptionScores({a: scores[a] for a in answers})
+        return OptionScores({a: scores[a] for a in encoded.answer_ids})
+
+    def _score_multi_token_batch(self, batch: list[_Encoded]) -> list[OptionScores]:
+        """Causal LM, requests with the same number of answers: prompts run once, batched; the
+        KV cache is repeated per answer and the answers' remaining tokens run teacher-forced."""
+        torch = self._torch
+        n = len(batch[0].answer_ids)
+        ids, mask = self._padded([e.prompt_ids for e in batch], left=True)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        first = torch.log_softmax(out.logits[:, -1].float(), dim=-1).cpu()
+        targets = [t for e in batch for t in e.answer_ids.values()]
+        # transformers 5 renamed past_key_values to cache.
+        cache = out.cache if hasattr(out, "cache") else out.past_key_values
+        cache_kwarg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        cache.batch_repeat_interleave(n)
+        rest, rest_mask = self._padded([t[:-1] for t in targets], left=False)
+        full_mask = torch.cat([mask.repeat_interleave(n, dim=0), rest_mask], dim=1)
+        lengths = torch.tensor([len(e.prompt_ids) for e in batch], device=self.device).repeat_interleave(n)
+        rest_positions = lengths[:, None] + torch.arange(rest.shape[1], device=self.device)[None, :]
+        logits = self.model(input_ids=rest, attention_mask=full_mask, position_ids=rest_positions, **{cache_kwarg: cache}).logits.float()
+        norm = torch.logsumexp(logits, dim=-1).cpu()
+        logits = logits.cpu()
+        results = []
+        for b, encoded in enumerate(batch):
+            scores: dict[str, float] = {}
+            for k, (answer, target) in enumerate(encoded.answer_ids.items()):
+                row = b * n + k
+                if not target:
+                    scores[answer] = -math.inf
+                    continue
+                later = sum(float(logits[row, j, tok] - norm[row, j]) for j, tok in enumerate(target[1:]))
+                scores[answer] = float(first[b, target[0]]) + later
+            results.append(OptionScores(scores))
+        return results
 
     # ---- generation --------------------------------------------------------------------
 
