@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from qa4re.evaluation.metrics import accuracy, confusion_matrix, micro_prf, per_relation, semeval_official
+from qa4re.evaluation.metrics import accuracy, confusion_matrix, micro_prf, pair_counts, per_relation, semeval_official
 
 SCORER = FIXTURES / "semeval_scorer"
 
@@ -14,7 +14,7 @@ SCORER = FIXTURES / "semeval_scorer"
 def test_micro_f1_excludes_na_as_the_tacred_scorer() -> None:
     golds = ["a", "a", "b", "NA", "NA", "b"]
     preds = ["a", "b", "NA", "a", "NA", None]
-    score = micro_prf(golds, preds, "NA")
+    score = micro_prf(pair_counts(golds, preds), "NA")
     # correct non-NA: 1 (a); predicted non-NA: a, b, a = 3; gold non-NA: 4
     assert (score["correct"], score["predicted"], score["gold"]) == (1, 3, 4)
     assert score["precision"] == pytest.approx(1 / 3)
@@ -23,14 +23,14 @@ def test_micro_f1_excludes_na_as_the_tacred_scorer() -> None:
 
 
 def test_accuracy_counts_missing_predictions_as_wrong() -> None:
-    assert accuracy(["a", "b", "NA", "a"], ["a", None, "NA", "b"]) == 0.5
+    assert accuracy(pair_counts(["a", "b", "NA", "a"], ["a", None, "NA", "b"])) == 0.5
 
 
 def test_per_relation_and_confusion_matrix() -> None:
     golds, preds = ["a", "a", "b"], ["a", "b", None]
-    table = per_relation(golds, preds)
+    table = per_relation(pair_counts(golds, preds))
     assert table["a"]["recall"] == 0.5 and table["b"]["precision"] == 0.0
-    assert confusion_matrix(golds, preds) == {"a": {"a": 1, "b": 1}, "b": {"(none)": 1}}
+    assert confusion_matrix(pair_counts(golds, preds)) == {"a": {"a": 1, "b": 1}, "b": {"(none)": 1}}
 
 
 def read_answers(path: Path) -> dict[str, str]:
@@ -42,9 +42,9 @@ def test_semeval_official_score_matches_the_official_scorer(case: int) -> None:
     key = read_answers(SCORER / f"answer_key{case}.txt")
     proposed = read_answers(SCORER / f"proposed_answer{case}.txt")
     golds = list(key.values())
-    preds = [proposed.get(i) for i in key]  # ids the system skipped have no prediction
+    pairs = pair_counts(golds, [proposed.get(i) for i in key])  # ids the system skipped have no prediction
     printed = (SCORER / f"result_scores{case}.txt").read_text()
     official = float(re.findall(r"macro-averaged F1 = ([\d.]+)%", printed)[-1])
     official_micro = float(re.findall(r"Micro-averaged result \(excluding Other\):\nP =.*F1 = +([\d.]+)%", printed)[-1])
-    assert 100 * semeval_official(golds, preds)["macro_f1"] == pytest.approx(official, abs=0.01)
-    assert 100 * micro_prf(golds, preds, "Other")["f1"] == pytest.approx(official_micro, abs=0.01)
+    assert 100 * semeval_official(pairs)["macro_f1"] == pytest.approx(official, abs=0.01)
+    assert 100 * micro_prf(pairs, "Other")["f1"] == pytest.approx(official_micro, abs=0.01)

@@ -90,5 +90,7 @@ def resolve_model(model: str) -> tuple[str, str]:
             raise BackendUnavailable(f"{model}: no such GGUF file")
         return str(converted_gguf(path)), f"gguf:{gguf_fingerprint(path)}"
     if path.is_dir():
-        return str(path), f"dir:{path.resolve()}"
+        # The newest file time in the folder: replaced weights invalidate cached outputs.
+        stamp = max((f.stat().st_mtime_ns for f in path.iterdir() if f.is_file()), default=0)
+        return str(path), f"dir:{path.resolve()}:{stamp}"
     return model, f"hub:{model}"

@@ -1,10 +1,23 @@
-"""Pure metric functions. A prediction of None means the example has no prediction (an error)."""
+"""Pure metric functions over (gold, prediction) pair counts.
+
+Every metric here is a function of how often each (gold, prediction) pair occurs, so a run of
+any length keeps one small Counter in memory. A prediction of None means the example has no
+prediction (an error).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping
 from typing import TypedDict
+
+PairCounts = Mapping[tuple[str, str | None], int]
+
+
+def pair_counts(golds: Iterable[str], predictions: Iterable[str | None]) -> Counter[tuple[str, str | None]]:
+    """Count the (gold, prediction) pairs of two parallel sequences."""
+    return Counter(zip(golds, predictions, strict=True))
+
 
 SEMEVAL_OTHER = "Other"
 
@@ -27,38 +40,45 @@ def _prf(correct: int, predicted: int, gold: int) -> PRF:
     return {"precision": precision, "recall": recall, "f1": f1, "correct": correct, "predicted": predicted, "gold": gold}
 
 
-def micro_prf(golds: Sequence[str], predictions: Sequence[str | None], na: str) -> PRF:
+def micro_prf(pairs: PairCounts, na: str) -> PRF:
     """Micro P/R/F1 over the positive labels, as the TACRED scorer computes it.
 
     TP: correct non-NA predictions. Predicted: non-NA predictions (gold NA included).
     Gold: non-NA gold labels (examples without a prediction included).
     """
-    correct = sum(1 for g, p in zip(golds, predictions, strict=True) if p == g and g != na)
-    predicted = sum(1 for p in predictions if p is not None and p != na)
-    gold = sum(1 for g in golds if g != na)
+    correct = sum(n for (g, p), n in pairs.items() if p == g and g != na)
+    predicted = sum(n for (_, p), n in pairs.items() if p is not None and p != na)
+    gold = sum(n for (g, _), n in pairs.items() if g != na)
     return _prf(correct, predicted, gold)
 
 
-def accuracy(golds: Sequence[str], predictions: Sequence[str | None]) -> float:
+def accuracy(pairs: PairCounts) -> float:
     """Fraction of examples predicted exactly (examples without a prediction count as wrong)."""
-    return sum(1 for g, p in zip(golds, predictions, strict=True) if g == p) / len(golds) if golds else 0.0
+    total = sum(pairs.values())
+    return sum(n for (g, p), n in pairs.items() if g == p) / total if total else 0.0
 
 
-def per_relation(golds: Sequence[str], predictions: Sequence[str | None]) -> dict[str, PRF]:
+def per_relation(pairs: PairCounts) -> dict[str, PRF]:
     """P/R/F1 of every label that occurs as gold or prediction."""
-    correct = Counter(g for g, p in zip(golds, predictions, strict=True) if g == p)
-    predicted = Counter(p for p in predictions if p is not None)
-    gold = Counter(golds)
+    correct: Counter[str] = Counter()
+    predicted: Counter[str] = Counter()
+    gold: Counter[str] = Counter()
+    for (g, p), n in pairs.items():
+        gold[g] += n
+        if p is not None:
+            predicted[p] += n
+        if p == g:
+            correct[g] += n
     return {label: _prf(correct[label], predicted[label], gold[label]) for label in sorted(set(gold) | set(predicted))}
 
 
-def confusion_matrix(golds: Sequence[str], predictions: Sequence[str | None]) -> dict[str, dict[str, int]]:
+def confusion_matrix(pairs: PairCounts) -> dict[str, dict[str, int]]:
     """``matrix[gold][prediction]`` counts; a missing prediction is the column ``"(none)"``."""
     matrix: dict[str, dict[str, int]] = {}
-    for g, p in zip(golds, predictions, strict=True):
+    for (g, p), n in sorted(pairs.items(), key=lambda item: (item[0][0], item[0][1] or "")):
         row = matrix.setdefault(g, {})
         key = p if p is not None else "(none)"
-        row[key] = row.get(key, 0) + 1
+        row[key] = row.get(key, 0) + n
     return matrix
 
 
@@ -76,7 +96,7 @@ class SemEvalScore(TypedDict):
     per_type: dict[str, PRF]
 
 
-def semeval_official(golds: Sequence[str], predictions: Sequence[str | None]) -> SemEvalScore:
+def semeval_official(pairs: PairCounts) -> SemEvalScore:
     """Macro-F1 over the 9 relation types, direction-aware, Other excluded (official scorer v1.2).
 
     Per type: correct = exact directional matches; predicted = scored predictions of that type
@@ -84,16 +104,17 @@ def semeval_official(golds: Sequence[str], predictions: Sequence[str | None]) ->
     prediction count here, as the scorer counts skipped examples). Macro-F1 is the mean of the
     per-type F1 values.
     """
-    types = sorted({semeval_relation_type(label) for label in golds} - {SEMEVAL_OTHER})
+    types = sorted({semeval_relation_type(g) for g, _ in pairs} - {SEMEVAL_OTHER})
     correct: Counter[str] = Counter()
     predicted: Counter[str] = Counter()
-    gold: Counter[str] = Counter(semeval_relation_type(g) for g in golds)
-    for g, p in zip(golds, predictions, strict=True):
+    gold: Counter[str] = Counter()
+    for (g, p), n in pairs.items():
+        gold[semeval_relation_type(g)] += n
         if p is None:
             continue
-        predicted[semeval_relation_type(p)] += 1
+        predicted[semeval_relation_type(p)] += n
         if p == g:
-            correct[semeval_relation_type(g)] += 1
+            correct[semeval_relation_type(g)] += n
     per_type = {t: _prf(correct[t], predicted[t], gold[t]) for t in types}
     count = len(per_type) or 1
     return {

@@ -3,37 +3,34 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qa4re.evaluation.metrics import accuracy, confusion_matrix, micro_prf, per_relation, semeval_official
+from qa4re.evaluation.metrics import PairCounts, accuracy, confusion_matrix, micro_prf, per_relation, semeval_official
 from qa4re.schemas.model import RelationSchema
 
 
-def compute_metrics(
-    golds: Sequence[str], predictions: Sequence[str | None], schema: RelationSchema, *, n_examples: int, n_errors: int, semeval: bool
-) -> dict[str, Any]:
-    """All metrics of one run. ``golds``/``predictions`` cover the examples whose gold is known."""
-    micro = micro_prf(golds, predictions, schema.na_relation)
+def compute_metrics(pairs: PairCounts, schema: RelationSchema, *, n_examples: int, n_errors: int, semeval: bool) -> dict[str, Any]:
+    """All metrics of one run. ``pairs`` counts (gold, prediction) over the examples whose gold is known."""
+    micro = micro_prf(pairs, schema.na_relation)
     metrics: dict[str, Any] = {
         "micro_precision": micro["precision"],
         "micro_recall": micro["recall"],
         "micro_f1": micro["f1"],
-        "accuracy": accuracy(golds, predictions),
+        "accuracy": accuracy(pairs),
         "n_examples": n_examples,
         "n_errors": n_errors,
-        "n_scored": sum(1 for p in predictions if p is not None),
+        "n_scored": sum(n for (_, p), n in pairs.items() if p is not None),
         "na_relation": schema.na_relation,
     }
     if semeval:
-        official = semeval_official(golds, predictions)
+        official = semeval_official(pairs)
         metrics["semeval_official_macro_f1"] = official["macro_f1"]
         metrics["semeval_official_macro_precision"] = official["macro_precision"]
         metrics["semeval_official_macro_recall"] = official["macro_recall"]
         metrics["semeval_per_type"] = official["per_type"]
-    metrics["per_relation"] = per_relation(golds, predictions)
-    metrics["confusion_matrix"] = confusion_matrix(golds, predictions)
+    metrics["per_relation"] = per_relation(pairs)
+    metrics["confusion_matrix"] = confusion_matrix(pairs)
     return metrics
 
 

@@ -6,6 +6,7 @@ import json
 import platform
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -132,8 +133,7 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     extractor = Extractor(schema, backend, config, _demonstrations(settings))
     advance = progress(n_examples) if progress else (lambda _: None)
     settings.output.mkdir(parents=True, exist_ok=True)
-    golds: list[str] = []
-    predictions: list[str | None] = []
+    pairs: Counter[tuple[str, str | None]] = Counter()
     n_errors = n_model_errors = 0
     started = time.perf_counter()
     items = sampled(read_dataset(settings.dataset, path, settings.on_error), positions)
@@ -144,13 +144,12 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
                 n_errors += 1
                 n_model_errors += isinstance(output, ErrorRecord) and output.kind == "model"
             if output.gold is not None and not (isinstance(output, ErrorRecord) and output.kind == "data"):
-                golds.append(output.gold)
-                predictions.append(output.relation if isinstance(output, Prediction) else None)
+                pairs[output.gold, output.relation if isinstance(output, Prediction) else None] += 1
             advance(1)
     run = run_settings(settings, backend)
     run["seconds"] = round(time.perf_counter() - started, 2)
     run["model_calls"] = getattr(backend, "calls", None)
     run["model_errors"] = n_model_errors
-    metrics = compute_metrics(golds, predictions, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval")
+    metrics = compute_metrics(pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval")
     write_outputs(settings.output, metrics, run)
     return {**metrics, "run": run}
