@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from qa4re.errors import DataError
@@ -50,6 +51,25 @@ def check_spans(text: str, subj: Entity, obj: Entity, path: str, line: int | Non
             raise DataError(path, line, name, f"span [{entity.start}, {entity.end}) is outside the text (length {len(text)}) or empty")
     if subj.start < obj.end and obj.start < subj.end:
         raise DataError(path, line, names[1], f"span [{obj.start}, {obj.end}) overlaps the subject span [{subj.start}, {subj.end})")
+
+
+def json_object(record: Any, path: str, line: int) -> dict[str, Any]:
+    """``record`` as a JSON object; a decoding error or a non-object is a DataError."""
+    if isinstance(record, DataError):
+        raise record
+    if not isinstance(record, dict):
+        raise DataError(path, line, None, f"expected a JSON object, got {type(record).__name__}")
+    return record
+
+
+def finished_instance(record: dict[str, Any], text: str, subj: Entity, obj: Entity, path: str, line: int, span_fields: tuple[str, str]) -> RelationInstance:
+    """Check the spans, the optional ``relation`` and ``id`` of a JSON record; build the instance."""
+    check_spans(text, subj, obj, path, line, span_fields)
+    relation = record.get("relation")
+    if relation is not None and not isinstance(relation, str):
+        raise DataError(path, line, "relation", f"expected str, got {type(relation).__name__}")
+    identifier = record.get("id", f"{Path(path).name}:{line}")
+    return RelationInstance(str(identifier), text, subj, obj, relation, path)
 
 
 def sample_positions(total: int, limit: int | None, seed: int) -> set[int] | None:

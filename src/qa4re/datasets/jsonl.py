@@ -12,13 +12,12 @@ cannot apply; no relation: unlabelled data for ``qa4re predict``). An optional `
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from functools import partial
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, check_spans, guarded, require
-from qa4re.datasets.tacred import iter_json_records
+from qa4re.datasets.base import Item, OnError, finished_instance, json_object, require
+from qa4re.datasets.tacred import read_json_dataset
 from qa4re.errors import DataError
 from qa4re.types import Entity, RelationInstance
 
@@ -38,26 +37,12 @@ def _entity(record: dict[str, Any], role: str, text: str, source: str, line: int
 
 def jsonl_instance(record: Any, source: str, line: int) -> RelationInstance:
     """Validate one generic JSONL record."""
-    if isinstance(record, DataError):
-        raise record
-    if not isinstance(record, dict):
-        raise DataError(source, line, None, f"expected a JSON object, got {type(record).__name__}")
+    record = json_object(record, source, line)
     text = require(record, "text", str, source, line)
     subj, obj = _entity(record, "subj", text, source, line), _entity(record, "obj", text, source, line)
-    check_spans(text, subj, obj, source, line, ("subj", "obj"))
-    relation = record.get("relation")
-    if relation is not None and not isinstance(relation, str):
-        raise DataError(source, line, "relation", f"expected str, got {type(relation).__name__}")
-    identifier = record.get("id", f"{Path(source).name}:{line}")
-    return RelationInstance(str(identifier), text, subj, obj, relation, source)
+    return finished_instance(record, text, subj, obj, source, line, ("subj", "obj"))
 
 
 def read_jsonl(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
     """Stream the examples of one generic JSONL file."""
-    source = str(path)
-
-    def parsers() -> Iterator[Callable[[], RelationInstance]]:
-        for line, record in iter_json_records(path):
-            yield partial(jsonl_instance, record, source, line)
-
-    return guarded(parsers(), on_error)
+    return read_json_dataset(path, jsonl_instance, on_error)

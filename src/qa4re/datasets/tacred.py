@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, check_spans, guarded, require
+from qa4re.datasets.base import Item, OnError, finished_instance, guarded, json_object, require
 from qa4re.errors import DataError
 from qa4re.types import Entity, RelationInstance
 
@@ -64,10 +64,7 @@ def _array_elements(text: str, pos: int, source: str) -> Iterator[tuple[int, Any
 
 def tacred_instance(record: Any, source: str, line: int) -> RelationInstance:
     """Validate one TACRED-format record and convert token offsets to character spans."""
-    if isinstance(record, DataError):
-        raise record
-    if not isinstance(record, dict):
-        raise DataError(source, line, None, f"expected a JSON object, got {type(record).__name__}")
+    record = json_object(record, source, line)
     tokens = require(record, "token", list, source, line)
     if not tokens or not all(isinstance(t, str) for t in tokens):
         raise DataError(source, line, "token", "expected a non-empty list of strings")
@@ -85,21 +82,20 @@ def tacred_instance(record: Any, source: str, line: int) -> RelationInstance:
             raise DataError(source, line, f"{role}_start", f"token span [{first}, {last}] is outside the sentence ({len(tokens)} tokens)")
         return Entity(starts[first], starts[last] + len(tokens[last]), kind)
 
-    subj, obj = entity("subj"), entity("obj")
-    check_spans(text, subj, obj, source, line, ("subj_start", "obj_start"))
-    relation = record.get("relation")
-    if relation is not None and not isinstance(relation, str):
-        raise DataError(source, line, "relation", f"expected str, got {type(relation).__name__}")
-    identifier = record.get("id", f"{Path(source).name}:{line}")
-    return RelationInstance(str(identifier), text, subj, obj, relation, source)
+    return finished_instance(record, text, entity("subj"), entity("obj"), source, line, ("subj_start", "obj_start"))
 
 
-def read_tacred(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
-    """Stream the examples of one TACRED-format file."""
+def read_json_dataset(path: Path, parse: Callable[[Any, str, int], RelationInstance], on_error: OnError) -> Iterator[Item]:
+    """Stream the records of a JSON array / JSON lines file through ``parse``."""
     source = str(path)
 
     def parsers() -> Iterator[Callable[[], RelationInstance]]:
         for line, record in iter_json_records(path):
-            yield partial(tacred_instance, record, source, line)
+            yield partial(parse, record, source, line)
 
     return guarded(parsers(), on_error)
+
+
+def read_tacred(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
+    """Stream the examples of one TACRED-format file."""
+    return read_json_dataset(path, tacred_instance, on_error)
