@@ -57,6 +57,8 @@ class TransformersBackend:
             raise BackendUnavailable(f"cannot load model '{model}': {exc}") from None
         self.device = device
         self.max_batch_size = batch_size
+        # transformers 5 renamed the forward argument past_key_values to cache.
+        self._cache_kwarg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         # Answer positions per batch of the multi-token path. Each position holds a full-vocabulary
         # row and each answer a copy of its prompt's KV cache, so on CPU small batches are faster
         # (24 vanilla SemEval prompts here: 41 s at 2048, 29 s at 512, 21 s at 200).
@@ -106,7 +108,7 @@ class TransformersBackend:
         encoded = [self._encode(r) for r in requests]
         results: list[OptionScores | None] = [None] * len(requests)
         single = [i for i, e in enumerate(encoded) if all(len(t) == 1 for t in e.answer_ids.values())]
-        multi = [i for i, e in enumerate(encoded) if i not in set(single)]
+        multi = sorted(set(range(len(encoded))) - set(single))
         single.sort(key=lambda i: len(encoded[i].prompt_ids))
         with self._torch.inference_mode():
             for start in range(0, len(single), self.max_batch_size):
@@ -118,16 +120,17 @@ class TransformersBackend:
                 for i in multi:
                     results[i] = self._score_seq2seq_multi_token(encoded[i])
             else:
-                for batch in self._multi_token_batches([encoded[i] for i in multi], multi):
+                for batch in self._multi_token_batches(encoded, multi):
                     for i, scores in zip(batch, self._score_multi_token_batch([encoded[i] for i in batch]), strict=True):
                         results[i] = scores
         return [r for r in results if r is not None]
 
     def _multi_token_batches(self, encoded: list[_Encoded], indices: list[int]) -> list[list[int]]:
-        """Group requests by answer count, sorted by prompt length, within a logits budget."""
+        """Group ``encoded[i]`` for ``i`` in ``indices`` by answer count, sorted by prompt length,
+        within the multi-token budget."""
         groups: dict[int, list[tuple[int, _Encoded]]] = {}
-        for i, e in zip(indices, encoded, strict=True):
-            groups.setdefault(len(e.answer_ids), []).append((i, e))
+        for i in indices:
+            groups.setdefault(len(encoded[i].answer_ids), []).append((i, encoded[i]))
         batches: list[list[int]] = []
         for n, members in groups.items():
             members.sort(key=lambda m: len(m[1].prompt_ids))
@@ -196,13 +199,12 @@ class TransformersBackend:
         targets = [t for e in batch for t in e.answer_ids.values()]
         # transformers 5 renamed past_key_values to cache.
         cache = out.cache if hasattr(out, "cache") else out.past_key_values
-        cache_kwarg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         cache.batch_repeat_interleave(n)
         rest, rest_mask = self._padded([t[:-1] for t in targets], left=False)
         full_mask = torch.cat([mask.repeat_interleave(n, dim=0), rest_mask], dim=1)
         lengths = torch.tensor([len(e.prompt_ids) for e in batch], device=self.device).repeat_interleave(n)
         rest_positions = lengths[:, None] + torch.arange(rest.shape[1], device=self.device)[None, :]
-        logits = self.model(input_ids=rest, attention_mask=full_mask, position_ids=rest_positions, **{cache_kwarg: cache}).logits.float()
+        logits = self.model(input_ids=rest, attention_mask=full_mask, position_ids=rest_positions, **{self._cache_kwarg: cache}).logits.float()
         norm = torch.logsumexp(logits, dim=-1).cpu()
         logits = logits.cpu()
         results = []
