@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from qa4re.extract.decode import decide, option_probabilities, parse_label, parse_letter
+from qa4re.extract.decode import apply_na_threshold, decide, option_probabilities, parse_label, parse_letter
 from qa4re.types import Option
 
 OPTIONS = tuple(Option(letter, f"rel-{letter}", "") for letter in "ABCDEFGHIJKLMNOPQRS")
@@ -43,3 +43,13 @@ def test_relation_with_several_letters_sums_their_probabilities() -> None:
 
 def test_nothing_scorable_gives_no_decision() -> None:
     assert decide(OPTIONS[:2], {"A": -math.inf, "B": -math.inf}) is None
+
+
+def test_na_threshold_predicts_na_below_it_and_the_best_positive_above() -> None:
+    options = (Option("A", "founder", ""), Option("B", "founder", ""), Option("C", "member", ""), Option("D", "NA", ""))
+    decision = decide(options, {"A": math.log(0.2), "B": math.log(0.2), "C": math.log(0.1), "D": math.log(0.5)})
+    assert decision is not None and decision.relation == "NA"
+    lowered = apply_na_threshold(decision, options, "NA", 0.3)
+    assert (lowered.relation, lowered.confidence, lowered.answer) == ("founder", pytest.approx(0.4), "A")
+    raised = apply_na_threshold(decision, options, "NA", 0.45)
+    assert (raised.relation, raised.confidence, raised.answer) == ("NA", pytest.approx(0.5), "D")

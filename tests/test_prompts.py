@@ -6,7 +6,7 @@ import pytest
 
 from conftest import GOLDEN
 from qa4re.datasets.tacred import tacred_instance
-from qa4re.prompts.options import option_letter
+from qa4re.prompts.options import OptionOrder, option_letter, ordered_relations
 from qa4re.prompts.render import Demonstration, Method, build_options, render_prompt, select_demonstrations
 from qa4re.schemas.loader import load_schema
 from qa4re.types import Entity, RelationInstance
@@ -100,3 +100,30 @@ def test_demonstrations_are_type_matched_and_seeded_per_instance() -> None:
     assert [d.id for d in first] != [d.id for d in select_demonstrations(pool, target, 3, seed=2)]
     topped_up = select_demonstrations({"PERSON:PERSON": people[:1], "*": people[:1] + orgs}, target, 3, seed=1)
     assert topped_up[0].id == "p0" and len(topped_up) == 3
+
+
+def test_shared_demonstrations_are_the_same_for_every_instance_of_a_type_pair() -> None:
+    people = [RelationInstance(f"p{i}", "a b", Entity(0, 1, "PERSON"), Entity(2, 3, "PERSON"), "no_relation") for i in range(30)]
+    targets = [RelationInstance(f"t{i}", "c d", Entity(0, 1, "PERSON"), Entity(2, 3, "PERSON")) for i in range(5)]
+    pool = {"PERSON:PERSON": people, "*": people}
+    shared = {tuple(d.id for d in select_demonstrations(pool, t, 3, seed=1, shared=True)) for t in targets}
+    per_instance = {tuple(d.id for d in select_demonstrations(pool, t, 3, seed=1)) for t in targets}
+    assert len(shared) == 1 and len(per_instance) > 1
+
+
+def test_option_order_ablations_move_na_and_shuffle_only_the_candidates() -> None:
+    candidates = ["a", "b", "c", "d", "e", "f"]
+    assert ordered_relations(candidates, "NA") == [*candidates, "NA"]
+    assert ordered_relations(candidates, "NA", OptionOrder(na_first=True)) == ["NA", *candidates]
+    shuffled = ordered_relations(candidates, "NA", OptionOrder(shuffle_key="0:42"))
+    assert shuffled[-1] == "NA" and sorted(shuffled[:-1]) == candidates and shuffled[:-1] != candidates
+    assert shuffled == ordered_relations(candidates, "NA", OptionOrder(shuffle_key="0:42"))
+    assert shuffled != ordered_relations(candidates, "NA", OptionOrder(shuffle_key="1:42"))
+
+
+def test_na_first_letters_follow_the_new_order() -> None:
+    schema = load_schema("retacred")
+    instance = golden_instance()
+    options = build_options(Method.QA4RE, schema, instance, schema.candidates(instance.type_pair) or (), OptionOrder(na_first=True))
+    assert options[0].letter == "A" and options[0].relation == schema.na_relation
+    assert list(dict.fromkeys(o.relation for o in options[1:])) == list(schema.candidates(instance.type_pair) or ())

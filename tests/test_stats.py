@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from qa4re.evaluation.stats import bootstrap_f1_interval, paired_bootstrap_test
+from qa4re.evaluation.stats import bootstrap_f1_interval, bootstrap_mean_f1_interval, paired_bootstrap_runs_test, paired_bootstrap_test
 
 LABELS = ["a", "b", "c", "NA"]
 
@@ -35,3 +35,14 @@ def test_clearly_better_system_is_significant_and_identical_systems_are_not() ->
 def test_systems_must_cover_the_same_examples() -> None:
     with pytest.raises(ValueError, match="same non-empty"):
         paired_bootstrap_test(GOLDS, GOLDS[:-1], GOLDS, "NA")
+
+
+def test_runs_test_averages_seeds_and_its_interval_holds_the_difference() -> None:
+    good = [noisy(GOLDS, 0.9, seed=s) for s in (5, 6)]
+    bad = [noisy(GOLDS, 0.5, seed=s) for s in (7, 8)]
+    test = paired_bootstrap_runs_test(GOLDS, good, bad, "NA", samples=200)
+    single = [paired_bootstrap_test(GOLDS, g, b, "NA", samples=10) for g, b in zip(good, bad, strict=True)]
+    assert test.f1_a == pytest.approx(sum(s.f1_a for s in single) / 2)
+    assert test.interval[0] < test.difference < test.interval[1] and test.interval[0] > 0
+    low, high = bootstrap_mean_f1_interval(GOLDS, good, "NA", samples=200)
+    assert low < test.f1_a < high

@@ -65,7 +65,20 @@ class EvaluationSettings:
     scoring: Scoring = Scoring.LOGPROBS
     use_constraints: bool = True
     unknown_type_pair: UnknownTypePair = UnknownTypePair.ALL
+    na_first: bool = False
+    shuffle_options: bool = False
+    na_threshold: float | None = None
+    shared_demonstrations: bool = False
+    sample_seed: int | None = None  # seed of the --limit sample (default: ``seed``); ``seed`` then drives demonstrations and shuffles
     model: ModelSettings = field(default_factory=ModelSettings)
+
+    def extractor_config(self) -> ExtractorConfig:
+        """The pipeline settings of this run."""
+        return ExtractorConfig(
+            method=self.method, shots=self.shots, seed=self.seed, use_constraints=self.use_constraints, unknown_type_pair=self.unknown_type_pair,
+            scoring=self.scoring, na_first=self.na_first, shuffle_options=self.shuffle_options, na_threshold=self.na_threshold,
+            shared_demonstrations=self.shared_demonstrations,
+        )  # fmt: skip
 
 
 def dataset_schema(dataset: str, schema: str | None, templates: str | None) -> RelationSchema:
@@ -99,9 +112,8 @@ def stop_on_data_errors(outputs: Iterable[Output], on_error: OnError) -> Iterato
 def _demonstrations(settings: EvaluationSettings) -> list[RelationInstance]:
     if settings.shots <= 0:
         return []
+    # Evaluating train itself (e.g. a dev sample drawn from train) is fine: an example is never its own demonstration.
     path = settings.demonstrations or dataset_file(settings.dataset, settings.data, "train")
-    if settings.split == "train" and settings.demonstrations is None:
-        raise ConfigError("demonstrations come from the train split; evaluate another split or pass --demonstrations")
     return [i for i in read_dataset(settings.dataset, path, OnError.SKIP) if isinstance(i, RelationInstance)]
 
 
@@ -126,16 +138,16 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     schema = dataset_schema(settings.dataset, settings.schema, settings.templates)
     path = dataset_file(settings.dataset, settings.data, settings.split)
     total = counted(read_dataset(settings.dataset, path, settings.on_error))
-    positions = sample_positions(total, settings.limit, settings.seed)
+    positions = sample_positions(total, settings.limit, settings.seed if settings.sample_seed is None else settings.sample_seed)
     n_examples = total if positions is None else len(positions)
     backend = backend or settings.model.build()
-    config = ExtractorConfig(settings.method, settings.shots, settings.seed, settings.use_constraints, settings.unknown_type_pair, settings.scoring)
-    extractor = Extractor(schema, backend, config, _demonstrations(settings))
+    extractor = Extractor(schema, backend, settings.extractor_config(), _demonstrations(settings))
     advance = progress(n_examples) if progress else (lambda _: None)
     settings.output.mkdir(parents=True, exist_ok=True)
     pairs: Counter[tuple[str, str | None]] = Counter()
     n_errors = n_model_errors = 0
     started = time.perf_counter()
+    calls_before = getattr(backend, "calls", 0)
     items = sampled(read_dataset(settings.dataset, path, settings.on_error), positions)
     with (settings.output / "predictions.jsonl").open("w", encoding="utf-8") as out:
         for output in stop_on_data_errors(extractor.predict(items), settings.on_error):
@@ -148,7 +160,7 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
             advance(1)
     run = run_settings(settings, backend)
     run["seconds"] = round(time.perf_counter() - started, 2)
-    run["model_calls"] = getattr(backend, "calls", None)
+    run["model_calls"] = getattr(backend, "calls", 0) - calls_before if hasattr(backend, "calls") else None
     run["model_errors"] = n_model_errors
     metrics = compute_metrics(pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval")
     write_outputs(settings.output, metrics, run)

@@ -1,6 +1,8 @@
 """Uncertainty of micro-F1: bootstrap confidence intervals and a paired bootstrap test.
 
-Pure functions over per-example (gold, prediction) lists; seeded, so results repeat.
+Pure functions over per-example gold labels and predictions; seeded, so results repeat. A
+system may be given as several runs over the same examples (one per seed): its score is then
+the mean micro-F1 over the runs, and resampling picks the same examples in every run.
 """
 
 from __future__ import annotations
@@ -11,52 +13,77 @@ from dataclasses import dataclass
 
 from qa4re.evaluation.metrics import micro_prf, pair_counts
 
+Predictions = Sequence[str | None]
 
-def _micro_f1(golds: Sequence[str], predictions: Sequence[str | None], na: str, sample: Sequence[int]) -> float:
-    return micro_prf(pair_counts((golds[i] for i in sample), (predictions[i] for i in sample)), na)["f1"]
+
+def _mean_f1(golds: Sequence[str], runs: Sequence[Predictions], na: str, sample: Sequence[int]) -> float:
+    scores = [micro_prf(pair_counts((golds[i] for i in sample), (run[i] for i in sample)), na)["f1"] for run in runs]
+    return sum(scores) / len(scores)
+
+
+def _check(golds: Sequence[str], runs: Sequence[Predictions]) -> None:
+    if not golds or not runs or any(len(run) != len(golds) for run in runs):
+        raise ValueError("the systems must be scored on the same non-empty example list")
+
+
+def _percentiles(values: list[float], level: float) -> tuple[float, float]:
+    values = sorted(values)
+    tail = (1 - level) / 2
+    return values[int(tail * (len(values) - 1))], values[int((1 - tail) * (len(values) - 1))]
+
+
+def bootstrap_mean_f1_interval(
+    golds: Sequence[str], runs: Sequence[Predictions], na: str, *, samples: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean micro-F1 (NA excluded) of ``runs`` over examples."""
+    _check(golds, runs)
+    rng = random.Random(seed)
+    n = len(golds)
+    return _percentiles([_mean_f1(golds, runs, na, [rng.randrange(n) for _ in range(n)]) for _ in range(samples)], level)
 
 
 def bootstrap_f1_interval(
-    golds: Sequence[str], predictions: Sequence[str | None], na: str, *, samples: int = 1000, level: float = 0.95, seed: int = 0
+    golds: Sequence[str], predictions: Predictions, na: str, *, samples: int = 1000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of micro-F1 (NA excluded) over examples."""
-    if not golds:
-        raise ValueError("no examples to resample")
-    rng = random.Random(seed)
-    n = len(golds)
-    scores = sorted(_micro_f1(golds, predictions, na, [rng.randrange(n) for _ in range(n)]) for _ in range(samples))
-    tail = (1 - level) / 2
-    return scores[int(tail * (samples - 1))], scores[int((1 - tail) * (samples - 1))]
+    return bootstrap_mean_f1_interval(golds, [predictions], na, samples=samples, level=level, seed=seed)
 
 
 @dataclass(frozen=True, slots=True)
 class PairedTest:
-    """Micro-F1 of two systems on the same examples, their difference, and its p-value."""
+    """Micro-F1 of two systems on the same examples, their difference, its interval and p-value."""
 
     f1_a: float
     f1_b: float
     difference: float
+    interval: tuple[float, float]  # bootstrap interval of the difference
     p_value: float
 
 
-def paired_bootstrap_test(
-    golds: Sequence[str], predictions_a: Sequence[str | None], predictions_b: Sequence[str | None], na: str, *, samples: int = 1000, seed: int = 0
+def paired_bootstrap_runs_test(
+    golds: Sequence[str], runs_a: Sequence[Predictions], runs_b: Sequence[Predictions], na: str, *, samples: int = 1000, level: float = 0.95, seed: int = 0
 ) -> PairedTest:
-    """Two-sided paired bootstrap test of micro-F1(A) - micro-F1(B) on the same examples.
+    """Two-sided paired bootstrap test of mean micro-F1(A) - mean micro-F1(B) on the same examples.
 
     The p-value is the share of resamples whose difference, centred on the observed one, is at
     least as extreme as the observed difference (Berg-Kirkpatrick et al. 2012 style).
     """
-    if not (len(golds) == len(predictions_a) == len(predictions_b)) or not golds:
-        raise ValueError("the two systems must be scored on the same non-empty example list")
+    _check(golds, [*runs_a, *runs_b])
     everything = range(len(golds))
-    f1_a, f1_b = _micro_f1(golds, predictions_a, na, everything), _micro_f1(golds, predictions_b, na, everything)
+    f1_a, f1_b = _mean_f1(golds, runs_a, na, everything), _mean_f1(golds, runs_b, na, everything)
     observed = f1_a - f1_b
     rng = random.Random(seed)
     n = len(golds)
-    extreme = 0
+    deltas = []
     for _ in range(samples):
         sample = [rng.randrange(n) for _ in range(n)]
-        delta = _micro_f1(golds, predictions_a, na, sample) - _micro_f1(golds, predictions_b, na, sample)
-        extreme += abs(delta - observed) >= abs(observed)
-    return PairedTest(f1_a, f1_b, observed, (extreme + 1) / (samples + 1))
+        deltas.append(_mean_f1(golds, runs_a, na, sample) - _mean_f1(golds, runs_b, na, sample))
+    extreme = sum(abs(delta - observed) >= abs(observed) for delta in deltas)
+    return PairedTest(f1_a, f1_b, observed, _percentiles(deltas, level), (extreme + 1) / (samples + 1))
+
+
+def paired_bootstrap_test(
+    golds: Sequence[str], predictions_a: Predictions, predictions_b: Predictions, na: str, *, samples: int = 1000, seed: int = 0
+) -> PairedTest:
+    """:func:`paired_bootstrap_runs_test` for one run per system."""
+    return paired_bootstrap_runs_test(golds, [predictions_a], [predictions_b], na, samples=samples, seed=seed)

@@ -40,8 +40,33 @@ def decide(options: Sequence[Option], logprobs: Mapping[str, float]) -> Decision
     if not any(probabilities.values()):
         return None
     best = max(options, key=lambda o: probabilities[o.letter])
-    confidence = sum(probabilities[o.letter] for o in options if o.relation == best.relation)
-    return Decision(best.letter, best.relation, confidence, probabilities)
+    return Decision(best.letter, best.relation, relation_probabilities(options, probabilities)[best.relation], probabilities)
+
+
+def relation_probabilities(options: Sequence[Option], probabilities: Mapping[str, float]) -> dict[str, float]:
+    """Probability of each relation: the sum over its letters."""
+    by_relation: dict[str, float] = {}
+    for option in options:
+        by_relation[option.relation] = by_relation.get(option.relation, 0.0) + probabilities.get(option.letter, 0.0)
+    return by_relation
+
+
+def thresholded_relation(by_relation: Mapping[str, float], na_relation: str, threshold: float) -> str:
+    """The best non-NA relation when its probability reaches ``threshold``, else NA."""
+    positive = {r: p for r, p in by_relation.items() if r != na_relation}
+    if not positive:
+        return na_relation
+    best = max(positive, key=lambda r: positive[r])
+    return best if positive[best] >= threshold else na_relation
+
+
+def apply_na_threshold(decision: Decision, options: Sequence[Option], na_relation: str, threshold: float) -> Decision:
+    """``decision`` re-made with an NA threshold: NA unless the best non-NA relation reaches it."""
+    by_relation = relation_probabilities(options, decision.probabilities)
+    relation = thresholded_relation(by_relation, na_relation, threshold)
+    letters = [o.letter for o in options if o.relation == relation]
+    answer = max(letters, key=lambda a: decision.probabilities.get(a, 0.0)) if letters else decision.answer
+    return Decision(answer, relation, by_relation.get(relation, 0.0), decision.probabilities)
 
 
 _STANDALONE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,2})(?![A-Za-z0-9])")

@@ -10,7 +10,8 @@ from enum import Enum
 from itertools import islice
 
 from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE, Backend, GenerateRequest, ScoreRequest
-from qa4re.extract.decode import decide, parse_label, parse_letter
+from qa4re.extract.decode import apply_na_threshold, decide, parse_label, parse_letter
+from qa4re.prompts.options import OptionOrder
 from qa4re.prompts.render import Demonstration, Method, RenderedPrompt, build_options, render_prompt, select_demonstrations
 from qa4re.schemas.model import RelationSchema, UnknownTypePair
 from qa4re.types import ErrorRecord, Prediction, RelationInstance
@@ -37,6 +38,14 @@ class ExtractorConfig:
     unknown_type_pair: UnknownTypePair = UnknownTypePair.ALL
     scoring: Scoring = Scoring.LOGPROBS
     system: str | None = DEFAULT_SYSTEM_MESSAGE
+    na_first: bool = False  # ablation: NA option first
+    shuffle_options: bool = False  # ablation: candidates in a seeded random order per example
+    na_threshold: float | None = None  # predict NA when the best non-NA relation's probability is below this
+    shared_demonstrations: bool = False  # the same demonstrations for every instance of a type pair (default: drawn per instance)
+
+    def option_order(self, instance: RelationInstance) -> OptionOrder:
+        """The option order of ``instance`` (the shuffle depends only on the seed and its id)."""
+        return OptionOrder(self.na_first, f"{self.seed}:{instance.id}" if self.shuffle_options else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +93,9 @@ class PromptBuilder:
 
     def _demonstrations(self, instance: RelationInstance) -> list[Demonstration]:
         demos = []
-        for demo in select_demonstrations(self._pool, instance, self.config.shots, self.config.seed):
+        for demo in select_demonstrations(self._pool, instance, self.config.shots, self.config.seed, self.config.shared_demonstrations):
             candidates, _ = self.candidates(demo)
-            options = build_options(self.config.method, self.schema, demo, candidates or ())
+            options = build_options(self.config.method, self.schema, demo, candidates or (), self.config.option_order(demo))
             answer = next(o.letter for o in options if o.relation == demo.relation)
             demos.append(Demonstration(demo, options, answer))
         return demos
@@ -104,7 +113,7 @@ class PromptBuilder:
                                   scoring="rule", candidates_fallback=True)  # fmt: skip
             message = f"type pair {instance.type_pair} is not in the schema's constraints (id {instance.id})"
             return ErrorRecord(instance.id, instance.source, None, "type", message, instance.relation)
-        options = build_options(self.config.method, schema, instance, candidates)
+        options = build_options(self.config.method, schema, instance, candidates, self.config.option_order(instance))
         demonstrations = self._demonstrations(instance) if self._pool else ()
         return PreparedPrompt(instance, render_prompt(self.config.method, instance, options, demonstrations), fallback)
 
@@ -170,6 +179,8 @@ class Extractor:
         decision = decide(p.prompt.options, logprobs)  # type: ignore[arg-type]
         if decision is None:
             return ErrorRecord(p.instance.id, p.instance.source, None, None, "the backend could not score any option", p.instance.relation, kind="model")
+        if self.config.na_threshold is not None:
+            decision = apply_na_threshold(decision, p.prompt.options, self.schema.na_relation, self.config.na_threshold)
         return Prediction(relation=decision.relation, confidence=decision.confidence, option_probabilities=decision.probabilities,
                           answer=decision.answer, **self._base(p))  # type: ignore[arg-type]  # fmt: skip
 

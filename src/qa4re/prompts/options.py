@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from qa4re.schemas.model import RelationSchema, fill_template
 from qa4re.types import Option
@@ -28,12 +30,37 @@ def mention(text: str) -> str:
     return f"[{text}]"
 
 
-def qa_options(schema: RelationSchema, candidates: Sequence[str], subj: str, obj: str) -> tuple[Option, ...]:
-    """Lettered QA4RE options: one per template of each candidate, in order, NA last.
+@dataclass(frozen=True, slots=True)
+class OptionOrder:
+    """Where options go. The default (candidates in schema order, NA last) is the paper's.
+
+    Attributes:
+        na_first: put the NA option first instead of last (ablation).
+        shuffle_key: when set, shuffle the candidates with a random stream seeded by this key
+            (ablation for position bias); NA keeps its place.
+    """
+
+    na_first: bool = False
+    shuffle_key: str | None = None
+
+
+PAPER_ORDER = OptionOrder()
+
+
+def ordered_relations(candidates: Sequence[str], na_relation: str, order: OptionOrder = PAPER_ORDER) -> list[str]:
+    """The relations of the options, in option order."""
+    relations = [r for r in candidates if r != na_relation]
+    if order.shuffle_key is not None:
+        random.Random(order.shuffle_key).shuffle(relations)
+    return [na_relation, *relations] if order.na_first else [*relations, na_relation]
+
+
+def qa_options(schema: RelationSchema, candidates: Sequence[str], subj: str, obj: str, order: OptionOrder = PAPER_ORDER) -> tuple[Option, ...]:
+    """Lettered QA4RE options: one per template of each candidate, in order, NA last by default.
 
     A relation with several templates owns several letters.
     """
-    relations = [r for r in candidates if r != schema.na_relation] + [schema.na_relation]
+    relations = ordered_relations(candidates, schema.na_relation, order)
     options: list[Option] = []
     for relation in relations:
         for template in schema.templates[relation]:
@@ -42,9 +69,9 @@ def qa_options(schema: RelationSchema, candidates: Sequence[str], subj: str, obj
     return tuple(options)
 
 
-def label_options(schema: RelationSchema, candidates: Sequence[str]) -> tuple[Option, ...]:
+def label_options(schema: RelationSchema, candidates: Sequence[str], order: OptionOrder = PAPER_ORDER) -> tuple[Option, ...]:
     """Vanilla options: the answer is the raw label itself; the statement explains it."""
-    relations = [r for r in candidates if r != schema.na_relation] + [schema.na_relation]
+    relations = ordered_relations(candidates, schema.na_relation, order)
     return tuple(
         Option(relation, relation, " OR ".join(fill_template(t, "Entity 1", "Entity 2") for t in schema.templates[relation])) for relation in relations
     )

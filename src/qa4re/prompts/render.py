@@ -12,7 +12,7 @@ from string import Template
 
 import yaml
 
-from qa4re.prompts.options import label_options, mention, qa_options
+from qa4re.prompts.options import PAPER_ORDER, OptionOrder, label_options, mention, qa_options
 from qa4re.schemas.model import RelationSchema
 from qa4re.types import Option, RelationInstance
 
@@ -71,11 +71,13 @@ def marked_sentence(instance: RelationInstance) -> str:
     return "".join(out)
 
 
-def build_options(method: Method, schema: RelationSchema, instance: RelationInstance, candidates: Sequence[str]) -> tuple[Option, ...]:
-    """The options of ``instance`` for ``method`` (candidates in order, NA last)."""
+def build_options(
+    method: Method, schema: RelationSchema, instance: RelationInstance, candidates: Sequence[str], order: OptionOrder = PAPER_ORDER
+) -> tuple[Option, ...]:
+    """The options of ``instance`` for ``method`` (by default candidates in order, NA last)."""
     if method is Method.QA4RE:
-        return qa_options(schema, candidates, instance.subj_text, instance.obj_text)
-    return label_options(schema, candidates)
+        return qa_options(schema, candidates, instance.subj_text, instance.obj_text, order)
+    return label_options(schema, candidates, order)
 
 
 def _option_lines(template: PromptTemplate, options: Sequence[Option]) -> str:
@@ -121,16 +123,20 @@ def render_prompt(
     return RenderedPrompt(header + "\n\n" + "\n\n".join(blocks), options)
 
 
-def select_demonstrations(pool: Mapping[str, Sequence[RelationInstance]], instance: RelationInstance, k: int, seed: int) -> list[RelationInstance]:
+def select_demonstrations(
+    pool: Mapping[str, Sequence[RelationInstance]], instance: RelationInstance, k: int, seed: int, shared: bool = False
+) -> list[RelationInstance]:
     """Pick ``k`` demonstrations, type-matched when possible, seeded per instance.
 
     ``pool`` maps a type pair to training instances; the key ``"*"`` holds all of them. The
     random stream depends only on ``seed`` and the instance id, so the choice is the same in
-    any run order (resumed runs included).
+    any run order (resumed runs included). With ``shared``, it depends on the type pair instead
+    of the id: every instance of a type pair gets the same demonstrations (a prompt prefix that
+    backends can compute once).
     """
     if k <= 0:
         return []
-    rng = random.Random(f"{seed}:{instance.id}")
+    rng = random.Random(f"{seed}:type:{instance.type_pair or '*'}" if shared else f"{seed}:{instance.id}")
     same = [d for d in pool.get(instance.type_pair or "*", ()) if d.id != instance.id]
     chosen = rng.sample(same, min(k, len(same)))
     if len(chosen) < k:
