@@ -18,6 +18,10 @@ from qa4re.datasets import OnError, dataset_file, read_dataset
 from qa4re.errors import Qa4reError
 from qa4re.evaluation.report import headline_rows
 from qa4re.evaluation.run import EvaluationSettings, ModelSettings, dataset_schema, evaluate, sampled
+from qa4re.experiments.config import load_experiment
+from qa4re.experiments.plots import write_plots
+from qa4re.experiments.report import compare_to_baseline, group_results, results_json, write_results
+from qa4re.experiments.runner import CellResult, run_experiment
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
 from qa4re.schemas.loader import list_schemas, load_schema
@@ -44,6 +48,9 @@ OnErrorOpt = Annotated[OnError, typer.Option(help="stop: fail on the first bad r
 ScoringOpt = Annotated[Scoring, typer.Option(help="logprobs: option probabilities; generate: parse the first standalone letter of greedy text.")]
 UnknownPairOpt = Annotated[UnknownTypePair, typer.Option(help="A type pair absent from the constraints: offer all relations, predict NA, or record an error.")]
 ConstraintsOpt = Annotated[bool, typer.Option("--constraints/--no-constraints", help="Apply the schema's type constraints.")]
+NaFirstOpt = Annotated[bool, typer.Option("--na-first/--na-last", help="Ablation: put the NA option first (the paper puts it last).")]
+SharedDemosOpt = Annotated[bool, typer.Option("--shared-demonstrations", help="One set of demonstrations per type pair (a reusable prefix).")]
+ShuffleOpt = Annotated[bool, typer.Option("--shuffle-options", help="Ablation: seeded random order of the candidate options per example.")]
 CacheOpt = Annotated[Optional[Path], typer.Option(help="Model-output cache file (default: $QA4RE_CACHE_DIR/outputs.sqlite).")]  # noqa: UP045
 
 
@@ -60,13 +67,13 @@ def main() -> None:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int], Callable[[int], None]]]:
-    """A rich progress bar; yields ``start(total) -> advance(n)``."""
+def progress_bar(description: str) -> Iterator[Callable[..., Callable[[int], None]]]:
+    """A rich progress bar; yields ``start(total, label=None) -> advance(n)``."""
     columns = (TextColumn(description), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
 
-        def start(total: int) -> Callable[[int], None]:
-            task = progress.add_task(description, total=total)
+        def start(total: int, label: str | None = None) -> Callable[[int], None]:
+            task = progress.add_task(label or description, total=total)
             return lambda n: progress.advance(task, n)
 
         yield start
@@ -91,6 +98,10 @@ def evaluate_command(
     scoring: ScoringOpt = Scoring.LOGPROBS,
     constraints: ConstraintsOpt = True,
     unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
+    na_first: NaFirstOpt = False,
+    shuffle_options: ShuffleOpt = False,
+    shared_demonstrations: SharedDemosOpt = False,
+    na_threshold: Annotated[Optional[float], typer.Option(help="Predict NA when the best non-NA relation's probability is below this.")] = None,  # noqa: UP045
     on_error: OnErrorOpt = OnError.STOP,
     cache: CacheOpt = None,
 ) -> None:
@@ -98,8 +109,8 @@ def evaluate_command(
     settings = EvaluationSettings(
         dataset=dataset, data=data, output=output, split=split, limit=limit, seed=seed, method=method, schema=schema,
         templates=templates, shots=shots, demonstrations=demonstrations, on_error=on_error, scoring=scoring,
-        use_constraints=constraints, unknown_type_pair=unknown_type_pair,
-        model=ModelSettings(model, batch_size, chat_template, cache),
+        use_constraints=constraints, unknown_type_pair=unknown_type_pair, na_first=na_first, shuffle_options=shuffle_options,
+        na_threshold=na_threshold, shared_demonstrations=shared_demonstrations, model=ModelSettings(model, batch_size, chat_template, cache),
     )  # fmt: skip
     with progress_bar(f"{method.value} on {dataset}") as start:
         metrics = evaluate(settings, progress=start)
@@ -162,6 +173,9 @@ def prompt_command(
     seed: SeedOpt = 0,
     constraints: ConstraintsOpt = True,
     unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
+    na_first: NaFirstOpt = False,
+    shuffle_options: ShuffleOpt = False,
+    shared_demonstrations: SharedDemosOpt = False,
 ) -> None:
     """Print the exact prompt of one example (and its answer map on stderr)."""
     relation_schema = dataset_schema(dataset, schema, templates)
@@ -170,12 +184,36 @@ def prompt_command(
     if not isinstance(item, RelationInstance):
         raise typer.BadParameter(f"no example at index {index} in {path}")
     pool = [i for i in read_dataset(dataset, dataset_file(dataset, data, "train"), OnError.SKIP) if isinstance(i, RelationInstance)] if shots else []
-    config = ExtractorConfig(method=method, shots=shots, seed=seed, use_constraints=constraints, unknown_type_pair=unknown_type_pair)
+    config = ExtractorConfig(method=method, shots=shots, seed=seed, use_constraints=constraints, unknown_type_pair=unknown_type_pair,
+                             na_first=na_first, shuffle_options=shuffle_options, shared_demonstrations=shared_demonstrations)  # fmt: skip
     prepared = PromptBuilder(relation_schema, config, pool).prepare(item)
     if not isinstance(prepared, PreparedPrompt):
         raise typer.BadParameter(f"example {item.id} needs no prompt: {prepared}")
     sys.stdout.write(prepared.prompt.text + "\n")
     sys.stderr.write(json.dumps({"id": item.id, "gold": item.relation, "letter_to_relation": prepared.prompt.letter_to_relation}) + "\n")
+
+
+@app.command("experiment")
+def experiment_command(
+    config: Annotated[Path, typer.Argument(help="Experiment YAML (see experiments/).")],
+    output: Annotated[Path, typer.Option(help="Folder for results.md, results.json, plots/ and one folder per cell.")],
+    bootstrap_samples: Annotated[int, typer.Option(help="Bootstrap resamples for intervals and paired tests.")] = 1000,
+) -> None:
+    """Run a grid of evaluations (datasets x variants x template sets x shots x models x seeds) and report it."""
+    experiment = load_experiment(config)
+    output.mkdir(parents=True, exist_ok=True)
+
+    def report_cell(result: CellResult) -> None:
+        threshold = f", NA threshold {result.na_threshold:.3f} (dev)" if result.na_threshold is not None else ""
+        line = f"{result.cell.id}: F1 {100 * result.metrics['micro_f1']:.2f}, {result.model_calls} new model calls, {result.seconds} s{threshold}"
+        console.print(line, soft_wrap=True)
+
+    with progress_bar("experiment") as start:
+        results = run_experiment(experiment, output, lambda cell: lambda total: start(total, cell.id), report_cell)
+    groups = group_results(results, bootstrap_samples)
+    data = results_json(experiment, results, groups, compare_to_baseline(groups, bootstrap_samples))
+    write_results(output, data, write_plots(groups, output / "plots"))
+    console.print(f"{len(results)} cells, {data['model_calls']} new model calls; wrote {output}/results.md, results.json, plots/")
 
 
 @app.command("schemas")

