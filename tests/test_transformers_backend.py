@@ -12,7 +12,7 @@ import torch
 from conftest import GOLDEN
 from qa4re.backends.base import GenerateRequest, ScoreRequest
 from qa4re.backends.embedded import embedded_gguf, resolve_model
-from qa4re.backends.transformers import TransformersBackend
+from qa4re.backends.transformers import PrefixStates, TransformersBackend, prefix_grouped_batches
 
 GOLDEN_PROMPT = json.loads((GOLDEN / "retacred_person_person.json").read_text())["expected_prompt"]
 LETTERS = tuple("ABCDEFGH")
@@ -135,3 +135,38 @@ def test_seq2seq_multi_token_answers_match_teacher_forcing(tiny_t5: Transformers
             logits = tiny_t5.model(input_ids=torch.tensor([encoded.prompt_ids]), decoder_input_ids=decoder).logits[0]
         expected = sum(float(torch.log_softmax(logits[j], -1)[t]) for j, t in enumerate(target))
         assert scores[answer] == pytest.approx(expected, abs=1e-4)
+
+
+def test_shared_prefix_reuse_gives_the_scores_of_full_passes(embedded_backend: TransformersBackend) -> None:
+    # Three prompts sharing a long prefix (like shared demonstrations), one that shares less.
+    demos = GOLDEN_PROMPT[:600]
+    requests = [ScoreRequest(demos + tail, ("A", "B")) for tail in ("\nA or B?\nOption:", "\nPick one: A, B.\nOption:", "\nB?\nOption:")]
+    requests.append(ScoreRequest(SHORT, ("A", "B")))
+    embedded_backend.clear_prefix_cache()
+    for _ in range(2):  # the second round reuses the stored prefix states
+        scores = embedded_backend.score_options(requests)
+        for request, together in zip(requests, scores, strict=True):
+            encoded = embedded_backend._encode(request)
+            for answer, ids in encoded.answer_ids.items():
+                assert together.logprobs[answer] == pytest.approx(manual_logprob(embedded_backend, encoded.prompt_ids, ids), abs=2e-3)
+    assert embedded_backend._prefixes.longest(embedded_backend._encode(requests[0]).prompt_ids) is not None
+
+
+def test_prompts_sharing_a_prefix_are_batched_together_then_by_length() -> None:
+    common = [1, 2, 3]
+    same_demos = [common + [7] * 20 + [i] * n for i, n in ((4, 5), (5, 1), (6, 3))]
+    others = [common + [i] * n for i, n in ((8, 9), (9, 2), (10, 4))]
+    batches = prefix_grouped_batches(same_demos + others, max_batch_size=2, token_budget=10_000, min_shared=16)
+    assert batches == [[1, 2], [0], [4, 5], [3]]
+    assert prefix_grouped_batches(others, max_batch_size=8, token_budget=20, min_shared=16) == [[1, 2], [0]]
+
+
+def test_prefix_states_stay_under_their_token_budget() -> None:
+    states = PrefixStates(max_tokens=10)
+    states.put((1, 2, 3, 4), [])
+    states.put((1, 2, 3, 4, 5, 6), [])
+    found = states.longest([1, 2, 3, 4, 5, 9])
+    assert found is not None and found[0] == (1, 2, 3, 4)
+    states.put((7, 8), [])  # 12 tokens held: the least recently used entry goes
+    assert states.longest([1, 2, 3, 4, 5, 6]) is not None and states.longest([1, 2, 3, 4, 5, 6])[0] == (1, 2, 3, 4)  # type: ignore[index]
+    assert states.longest([7, 8, 9]) is not None
