@@ -27,7 +27,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python bench/forward_bound.py --data $(SEMEVAL) --limit 200
+	$(BIN)/python bench/throughput.py --data $(SEMEVAL) --limit 100 --sentences 8
 
 clean:
 	rm -rf $(VENV) runs

@@ -226,11 +226,11 @@ def render_results(data: dict[str, Any], plots: dict[str, list[str]]) -> str:
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for g in rows:
             interval = f"[{_pct(g['f1_interval'][0])}, {_pct(g['f1_interval'][1])}]" if g["f1_interval"] else "–"
-            reference = paper.get(g["variant"], {}).get(dataset)
+            reference = paper.get(g["variant"], {}).get(dataset) if g["shots"] == 0 else None  # the paper's numbers are zero-shot
             cells_row = [g["variant"], g["model"], g["templates"], str(g["shots"]), _mean_pm(g["precision"]), _mean_pm(g["recall"]), _mean_pm(g["f1"]),
                          interval, str(len(g["seeds"]))]  # fmt: skip
             cells_row += [_pct(g["semeval_macro_f1"]) if g["semeval_macro_f1"] is not None else "–"] if has_macro else []
-            share = f"{100 * g['top_answer_share']:.0f}%" if g["top_answer_share"] is not None else "–"
+            share = f"{100 * g['top_answer_share']:.1f}%" if g["top_answer_share"] is not None else "–"
             cells_row += [share, f"{g['ece']:.3f}" if g["ece"] is not None else "–", f"{reference}" if reference is not None else "–"]
             lines.append("| " + " | ".join(cells_row) + " |")
         lines += ["", f"Paper F1: {paper['source']}, only where METHOD.md states it.", ""]
