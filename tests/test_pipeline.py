@@ -12,7 +12,7 @@ from qa4re.backends.base import OptionScores, ScoreRequest
 from qa4re.backends.cached import CachingBackend
 from qa4re.backends.fake import FakeBackend
 from qa4re.datasets import OnError, read_dataset
-from qa4re.extract.pipeline import Extractor, ExtractorConfig, Scoring
+from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
 from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import UnknownTypePair
@@ -120,3 +120,37 @@ def test_vanilla_scores_the_raw_labels() -> None:
     list(Extractor(load_schema("tacred"), backend, ExtractorConfig(method=Method.VANILLA)).predict(items()[:1]))
     assert backend.history[0].answers[-1] == "no_relation"  # type: ignore[union-attr]
     assert "per:spouse" in backend.history[0].answers  # type: ignore[union-attr]
+
+
+class PartlyFailingBackend(FakeBackend):
+    """Fails one request per call with a per-request error; answers the others from text."""
+
+    def __init__(self, failing_id_text: str) -> None:
+        super().__init__()
+        self.failing = failing_id_text
+
+    def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
+        out = []
+        for r in requests:
+            self.history.append(r)
+            if r.prompt == self.failing:
+                out.append(OptionScores({a: float("-inf") for a in r.answers}, False, error="InternalServerError: boom"))
+            else:
+                out.append(OptionScores({a: (0.0 if i == 0 else float("-inf")) for i, a in enumerate(r.answers)}, False, source="text"))
+        return out
+
+
+def test_a_per_request_failure_is_an_error_record_not_cached_and_retried_on_rerun(tmp_path: Path) -> None:
+    instances = [i for i in items() if isinstance(i, RelationInstance)]
+    prepared = PromptBuilder(load_schema("tacred"), ExtractorConfig()).prepare(instances[1])
+    assert isinstance(prepared, PreparedPrompt)
+    failing = prepared.prompt.text
+    backend = PartlyFailingBackend(failing)
+    cached = CachingBackend(backend, tmp_path / "c.sqlite")
+    outputs = list(Extractor(load_schema("tacred"), cached, ExtractorConfig(unknown_type_pair=UnknownTypePair.ALL)).predict(instances))
+    errors = [o for o in outputs if isinstance(o, ErrorRecord)]
+    assert [e.id for e in errors] == [instances[1].id] and errors[0].kind == "model" and "boom" in errors[0].message
+    assert all(o.scoring == "text" for o in outputs if isinstance(o, Prediction))
+    sent = len(backend.history)
+    list(Extractor(load_schema("tacred"), cached, ExtractorConfig(unknown_type_pair=UnknownTypePair.ALL)).predict(instances))
+    assert [r.prompt for r in backend.history[sent:]] == [r.prompt for r in backend.history[:sent] if r.prompt == failing]  # type: ignore[union-attr]

@@ -51,6 +51,13 @@ ConstraintsOpt = Annotated[bool, typer.Option("--constraints/--no-constraints", 
 NaFirstOpt = Annotated[bool, typer.Option("--na-first/--na-last", help="Ablation: put the NA option first (the paper puts it last).")]
 SharedDemosOpt = Annotated[bool, typer.Option("--shared-demonstrations", help="One set of demonstrations per type pair (a reusable prefix).")]
 ShuffleOpt = Annotated[bool, typer.Option("--shuffle-options", help="Ablation: seeded random order of the candidate options per example.")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option(help="openai:<name> models: API root, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL).")]  # noqa: UP045
+ApiOpt = Annotated[str, typer.Option(help="openai:<name> models: chat or completions endpoint.")]
+ConcurrencyOpt = Annotated[int, typer.Option(help="openai:<name> models: requests in flight at once.")]
+TimeoutOpt = Annotated[float, typer.Option(help="openai:<name> models: seconds per request before it is retried.")]
+RetriesOpt = Annotated[int, typer.Option(help="openai:<name> models: retries per request (backoff with jitter, Retry-After honoured).")]
+PriceInOpt = Annotated[Optional[float], typer.Option(help="Price per million prompt tokens, for the cost estimate.")]  # noqa: UP045
+PriceOutOpt = Annotated[Optional[float], typer.Option(help="Price per million completion tokens, for the cost estimate.")]  # noqa: UP045
 CacheOpt = Annotated[Optional[Path], typer.Option(help="Model-output cache file (default: $QA4RE_CACHE_DIR/outputs.sqlite).")]  # noqa: UP045
 
 
@@ -104,13 +111,22 @@ def evaluate_command(
     na_threshold: Annotated[Optional[float], typer.Option(help="Predict NA when the best non-NA relation's probability is below this.")] = None,  # noqa: UP045
     on_error: OnErrorOpt = OnError.STOP,
     cache: CacheOpt = None,
+    base_url: BaseUrlOpt = None,
+    api: ApiOpt = "chat",
+    concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = 60.0,
+    max_retries: RetriesOpt = 5,
+    price_per_million_input: PriceInOpt = None,
+    price_per_million_output: PriceOutOpt = None,
 ) -> None:
     """Evaluate on a labelled dataset; print the headline metrics."""
     settings = EvaluationSettings(
         dataset=dataset, data=data, output=output, split=split, limit=limit, seed=seed, method=method, schema=schema,
         templates=templates, shots=shots, demonstrations=demonstrations, on_error=on_error, scoring=scoring,
         use_constraints=constraints, unknown_type_pair=unknown_type_pair, na_first=na_first, shuffle_options=shuffle_options,
-        na_threshold=na_threshold, shared_demonstrations=shared_demonstrations, model=ModelSettings(model, batch_size, chat_template, cache),
+        na_threshold=na_threshold, shared_demonstrations=shared_demonstrations,
+        model=ModelSettings(model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, price_per_million_input, price_per_million_output,
+                            max_retries),
     )  # fmt: skip
     with progress_bar(f"{method.value} on {dataset}") as start:
         metrics = evaluate(settings, progress=start)
@@ -142,11 +158,16 @@ def predict_command(
     unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
     on_error: OnErrorOpt = OnError.STOP,
     cache: CacheOpt = None,
+    base_url: BaseUrlOpt = None,
+    api: ApiOpt = "chat",
+    concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = 60.0,
+    max_retries: RetriesOpt = 5,
 ) -> None:
     """Predict relations for unlabelled JSONL examples."""
     relation_schema = load_schema(schema, templates)
     total = sum(1 for _ in read_dataset("jsonl", input, on_error))
-    backend = ModelSettings(model, batch_size, chat_template, cache).build()
+    backend = ModelSettings(model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries).build()
     config = ExtractorConfig(method=method, use_constraints=constraints, unknown_type_pair=unknown_type_pair, scoring=scoring)
     extractor = Extractor(relation_schema, backend, config)
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -32,12 +32,14 @@ def request_key(fingerprint: str, kind: str, request: ScoreRequest | GenerateReq
 
 def _encode_scores(scores: OptionScores) -> str:
     # JSON has no -inf: store it as null.
-    return json.dumps({"logprobs": {a: (v if math.isfinite(v) else None) for a, v in scores.logprobs.items()}, "complete": scores.complete})
+    logprobs = {a: (v if math.isfinite(v) else None) for a, v in scores.logprobs.items()}
+    return json.dumps({"logprobs": logprobs, "complete": scores.complete, "source": scores.source})
 
 
 def _decode_scores(text: str) -> OptionScores:
     data = json.loads(text)
-    return OptionScores({a: (-math.inf if v is None else float(v)) for a, v in data["logprobs"].items()}, bool(data["complete"]))
+    logprobs = {a: (-math.inf if v is None else float(v)) for a, v in data["logprobs"].items()}
+    return OptionScores(logprobs, bool(data["complete"]), data.get("source", "logprobs"))
 
 
 class CachingBackend:
@@ -75,16 +77,21 @@ class CachingBackend:
         decode: Callable[[str], R],
     ) -> list[R]:
         keys = [request_key(self.fingerprint, kind, r) for r in requests]
-        found = self._lookup(keys)
-        missing = sorted({k: i for i, k in enumerate(keys) if k not in found}.values())
-        if missing:
-            fresh = call([requests[i] for i in missing])
-            self.calls += len(missing)
-            rows = [(keys[i], encode(result)) for i, result in zip(missing, fresh, strict=True)]
+        results: dict[str, R] = {k: decode(v) for k, v in self._lookup(keys).items()}
+        missing = sorted({k: i for i, k in enumerate(keys) if k not in results}.values())
+        # Backends that answer request by request (HTTP) say how many to commit at a time, so a
+        # killed run loses at most that many finished results; batch backends get the whole list.
+        step = getattr(self.backend, "commit_every", None) or len(missing) or 1
+        for start in range(0, len(missing), step):
+            part = missing[start : start + step]
+            fresh = call([requests[i] for i in part])
+            self.calls += len(part)
+            # A request that failed on its own (``error`` set) is returned but not stored: a rerun retries it.
+            rows = [(keys[i], encode(result)) for i, result in zip(part, fresh, strict=True) if getattr(result, "error", None) is None]
             self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?)", rows)
             self._db.commit()
-            found.update(rows)
-        return [decode(found[k]) for k in keys]
+            results.update((keys[i], result) for i, result in zip(part, fresh, strict=True))
+        return [results[k] for k in keys]
 
     def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
         """Cached :meth:`Backend.score_options`."""

@@ -11,6 +11,7 @@ from qa4re.errors import UnknownNameError
 BACKENDS = {
     "transformers": "qa4re.backends.transformers:TransformersBackend",
     "fake": "qa4re.backends.fake:FakeBackend",
+    "openai": "qa4re.backends.openai_compatible:OpenAIBackend",
 }
 
 
@@ -26,7 +27,7 @@ def get_backend(model: str = "default", **options: Any) -> Backend:
     """Build the backend for ``--model``: ``[backend:]model``; no prefix means transformers.
 
     Examples: ``default`` (embedded SmolLM2), ``google/flan-t5-large``, ``./my-model``,
-    ``transformers:./model.gguf``.
+    ``transformers:./model.gguf``, ``openai:gpt-4o-mini`` (OpenAI-compatible HTTP API).
     """
     name, sep, rest = model.partition(":")
     if sep and name in BACKENDS:

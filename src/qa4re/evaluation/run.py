@@ -36,10 +36,21 @@ class ModelSettings:
     batch_size: int = 8
     chat_template: bool | None = None
     cache: Path | None = None  # model-output cache (SQLite); None: $QA4RE_CACHE_DIR/outputs.sqlite
+    # OpenAI-compatible servers (``openai:<name>``) only:
+    base_url: str | None = None
+    api: str = "chat"
+    concurrency: int = 4
+    timeout: float = 60.0
+    price_per_million_input: float | None = None  # for the cost estimate in metrics.json
+    price_per_million_output: float | None = None
+    max_retries: int = 5
 
     def build(self) -> CachingBackend:
         """The backend, wrapped in the on-disk output cache."""
         options: dict[str, Any] = {"batch_size": self.batch_size}
+        if self.model.startswith("openai:"):
+            options.update(base_url=self.base_url, api=self.api, concurrency=self.concurrency, timeout=self.timeout, batch_size=None,
+                           max_retries=self.max_retries)  # fmt: skip
         if self.chat_template is not None:
             options["chat_template"] = self.chat_template
         backend = get_backend(self.model, **options)
@@ -79,6 +90,13 @@ class EvaluationSettings:
             scoring=self.scoring, na_first=self.na_first, shuffle_options=self.shuffle_options, na_threshold=self.na_threshold,
             shared_demonstrations=self.shared_demonstrations,
         )  # fmt: skip
+
+
+def estimated_cost(usage: Any, model: ModelSettings) -> float | None:
+    """Cost of the tokens a server reported, from the prices given (None without prices)."""
+    if model.price_per_million_input is None or model.price_per_million_output is None:
+        return None
+    return round(float(usage.prompt_tokens * model.price_per_million_input + usage.completion_tokens * model.price_per_million_output) / 1e6, 6)
 
 
 def dataset_schema(dataset: str, schema: str | None, templates: str | None) -> RelationSchema:
@@ -162,6 +180,9 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     run["seconds"] = round(time.perf_counter() - started, 2)
     run["model_calls"] = getattr(backend, "calls", 0) - calls_before if hasattr(backend, "calls") else None
     run["model_errors"] = n_model_errors
+    usage = getattr(getattr(backend, "backend", backend), "usage", None)
+    if usage is not None:
+        run["usage"] = {**asdict(usage), "estimated_cost": estimated_cost(usage, settings.model)}
     metrics = compute_metrics(pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval")
     write_outputs(settings.output, metrics, run)
     return {**metrics, "run": run}

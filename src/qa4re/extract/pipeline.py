@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 from itertools import islice
 
-from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE, Backend, GenerateRequest, ScoreRequest
+from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE, Backend, GenerateRequest, OptionScores, ScoreRequest
 from qa4re.extract.decode import apply_na_threshold, decide, parse_label, parse_letter
 from qa4re.prompts.options import OptionOrder
 from qa4re.prompts.render import Demonstration, Method, RenderedPrompt, build_options, render_prompt, select_demonstrations
@@ -157,7 +157,7 @@ class Extractor:
         try:
             if self.config.scoring is Scoring.LOGPROBS:
                 scores = self.backend.score_options([ScoreRequest(p.prompt.text, p.prompt.answers, system) for p in pending])
-                return [self._from_scores(p, s.logprobs) for p, s in zip(pending, scores, strict=True)]
+                return [self._from_scores(p, s) for p, s in zip(pending, scores, strict=True)]
             max_tokens = 4 if self.config.method is Method.QA4RE else 32
             texts = self.backend.generate([GenerateRequest(p.prompt.text, max_tokens, ("\n",), system) for p in pending])
             return [self._from_text(p, t) for p, t in zip(pending, texts, strict=True)]
@@ -175,14 +175,16 @@ class Extractor:
         return {"id": i.id, "gold": i.relation, "letter_to_relation": p.prompt.letter_to_relation, "prompt_sha256": prompt_sha256(p.prompt.text),
                 "subj": i.subj_text, "obj": i.obj_text, "candidates_fallback": p.fallback}  # fmt: skip
 
-    def _from_scores(self, p: PreparedPrompt, logprobs: object) -> Output:
-        decision = decide(p.prompt.options, logprobs)  # type: ignore[arg-type]
+    def _from_scores(self, p: PreparedPrompt, scores: OptionScores) -> Output:
+        if scores.error is not None:
+            return ErrorRecord(p.instance.id, p.instance.source, None, None, f"model call failed: {scores.error}", p.instance.relation, kind="model")
+        decision = decide(p.prompt.options, scores.logprobs)
         if decision is None:
             return ErrorRecord(p.instance.id, p.instance.source, None, None, "the backend could not score any option", p.instance.relation, kind="model")
         if self.config.na_threshold is not None:
             decision = apply_na_threshold(decision, p.prompt.options, self.schema.na_relation, self.config.na_threshold)
         return Prediction(relation=decision.relation, confidence=decision.confidence, option_probabilities=decision.probabilities,
-                          answer=decision.answer, **self._base(p))  # type: ignore[arg-type]  # fmt: skip
+                          answer=decision.answer, scoring=scores.source, **self._base(p))  # type: ignore[arg-type]  # fmt: skip
 
     def _from_text(self, p: PreparedPrompt, text: str) -> Output:
         parse = parse_letter if self.config.method is Method.QA4RE else parse_label

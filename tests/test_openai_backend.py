@@ -1,0 +1,34 @@
+"""The OpenAI-compatible backend: pure parts here; against a real llama.cpp server in test_served_model.py."""
+
+from __future__ import annotations
+
+import math
+
+from qa4re.backends.openai_compatible import RetryPolicy, letter_logprobs, redact, text_answer_scores
+
+
+def test_letters_are_read_from_the_first_token_top_list_with_a_floor_for_missing_ones() -> None:
+    scores, complete = letter_logprobs({" A": -0.5, "B": -1.0, "A": -0.7, "hello": -3.0}, ("A", "B", "C"))
+    assert scores == {"A": -0.5, "B": -1.0, "C": -4.0}
+    assert not complete
+    assert letter_logprobs({"A": -0.1, "B": -2.5}, ("A", "B")) == ({"A": -0.1, "B": -2.5}, True)
+
+
+def test_text_fallback_takes_the_first_standalone_letter_or_the_earliest_label() -> None:
+    assert text_answer_scores("Option: C. [x] is ...", ("A", "B", "C")) == {"A": -math.inf, "B": -math.inf, "C": 0.0}
+    assert set(text_answer_scores("I cannot tell", ("A", "B")).values()) == {-math.inf}
+    labels = ("per:title", "per:title_of", "no_relation")
+    assert text_answer_scores(" per:title_of x", labels)["per:title_of"] == 0.0
+
+
+def test_keys_never_survive_in_messages() -> None:
+    message = "Error code: 401 - Incorrect API key provided: sk-abc123456789xyz. You can find your key at ..."
+    assert "sk-abc" not in redact(message)
+    assert "s3cr3t-value" not in redact("bad key s3cr3t-value", "s3cr3t-value")
+
+
+def test_retry_after_wins_over_backoff_and_backoff_is_capped() -> None:
+    policy = RetryPolicy(base_seconds=0.5, max_seconds=4)
+    assert policy.delay(3, 2.0) == 2.0
+    assert policy.delay(0, 100.0) == 4
+    assert all(0 <= policy.delay(10, None) <= 4 for _ in range(50))
