@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SEMEVAL ?= ../shared/data/semeval2010_task8
 
-.PHONY: install demo test lint bench clean
+.PHONY: install install-server demo test test-server lint bench bench-served clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,21 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 install: $(BIN)/.installed
 
+# llama.cpp's OpenAI-compatible server for the served-model tests; compiles llama.cpp (minutes).
+$(BIN)/.installed-server: $(BIN)/.installed
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,server]'
+	touch $@
+
+install-server: $(BIN)/.installed-server
+
 demo: install
 	$(BIN)/qa4re evaluate --dataset semeval --data $(SEMEVAL) --split test --limit 200 --seed 0 --output runs/semeval-qa4re
 
 test: install
 	$(BIN)/pytest -q
+
+test-server: install-server
+	$(BIN)/pytest -q -m server
 
 lint: install
 	$(BIN)/ruff check src tests bench
@@ -28,6 +38,9 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/throughput.py --data $(SEMEVAL) --limit 100 --sentences 8
+
+bench-served: install-server
+	$(BIN)/python bench/served.py --data $(SEMEVAL) --limit 100
 
 clean:
 	rm -rf $(VENV) runs
