@@ -122,3 +122,18 @@ def test_grid_runs_reports_and_reruns_without_model_calls(tmp_path: Path) -> Non
     again = json.loads((tmp_path / "again" / "results.json").read_text())
     assert again["model_calls"] == 0
     assert [(c["id"], c["micro_f1"]) for c in again["cells"]] == [(c["id"], c["micro_f1"]) for c in results["cells"]]
+
+
+def test_template_sets_are_a_grid_axis_for_tacred_format_data(tmp_path: Path) -> None:
+    # Plumbing only (scripted backend): each template set gives its own prompts and cell.
+    config = write_config(
+        tmp_path,
+        f"methods: [qa4re]\nmodels: ['fake:x']\ncache: c.sqlite\ndatasets:\n  - {{dataset: tacred, data: {FIXTURES / 'tacred_small.json'}, "
+        "template_sets: [temp1, temp4], limit: 3}\n",
+    )
+    qa4re("experiment", config, "--output", tmp_path / "out", "--bootstrap-samples", "20")
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [c["templates"] for c in results["cells"]] == ["temp1", "temp4"]
+    hashes = [[r["prompt_sha256"] for r in read_jsonl(Path(c["directory"]) / "predictions.jsonl") if "prompt_sha256" in r] for c in results["cells"]]
+    assert hashes[0] and hashes[0] != hashes[1]
+    assert "| qa4re | fake:x | temp1 | 0 |" in (tmp_path / "out" / "results.md").read_text()
