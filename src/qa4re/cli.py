@@ -1,11 +1,13 @@
-"""The ``qa4re`` command line: evaluate, predict, prompt, schemas."""
+"""The ``qa4re`` command line: evaluate, experiment, predict, extract, prompt, schemas."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -22,6 +24,7 @@ from qa4re.experiments.config import load_experiment
 from qa4re.experiments.plots import write_plots
 from qa4re.experiments.report import compare_to_baseline, group_results, results_json, write_results
 from qa4re.experiments.runner import CellResult, run_experiment
+from qa4re.extract.pairs import candidate_pairs, read_documents, triple
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
 from qa4re.schemas.loader import list_schemas, load_schema
@@ -179,6 +182,69 @@ def predict_command(
             errors += isinstance(record, ErrorRecord)
             advance(1)
     console.print(f"wrote {total} records to {output} ({errors} errors, {backend.calls} new model calls)")
+
+
+@app.command("extract")
+def extract_command(
+    schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
+    input: Annotated[Path, typer.Option("--input", help="JSONL documents: text + entity spans (start, end, optional type).")],
+    output: Annotated[Path, typer.Option(help="Output JSONL: one line per triple, and one per unreadable input line.")],
+    csv_output: Annotated[Optional[Path], typer.Option("--csv", help="Also write the triples as CSV.")] = None,  # noqa: UP045
+    threshold: Annotated[float, typer.Option(help="Keep triples whose confidence is at least this.")] = 0.0,
+    include_na: Annotated[bool, typer.Option("--include-na", help="Also write pairs predicted as the NA relation.")] = False,
+    max_entities: Annotated[int, typer.Option(help="Most mentions per document (first in text order).")] = 20,
+    max_pairs: Annotated[int, typer.Option(help="Most candidate pairs per document.")] = 200,
+    templates: TemplatesOpt = None,
+    model: ModelOpt = "default",
+    batch_size: BatchOpt = 8,
+    chat_template: ChatOpt = None,
+    constraints: ConstraintsOpt = True,
+    cache: CacheOpt = None,
+) -> None:
+    """Extract (subject, relation, object) triples from documents with entity mentions."""
+    relation_schema = load_schema(schema, templates)
+    backend = ModelSettings(model, batch_size, chat_template, cache).build()
+    extractor = Extractor(relation_schema, backend, ExtractorConfig(use_constraints=constraints))
+    pending: deque[tuple[str, RelationInstance]] = deque()
+    counts = Counter[str]()
+
+    def instances() -> Iterator[RelationInstance]:
+        for document in read_documents(input):
+            if isinstance(document, ErrorRecord):
+                counts["errors"] += 1
+                out.write(json.dumps(document.to_json(), ensure_ascii=False) + "\n")
+                continue
+            counts["documents"] += 1
+            for pair in candidate_pairs(document, relation_schema, use_constraints=constraints, max_entities=max_entities, max_pairs=max_pairs):
+                pending.append((document.id, pair))
+                yield pair
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8") as out, csv_output.open("w", newline="", encoding="utf-8") if csv_output else nullcontext() as csv_file:
+        writer = csv.writer(csv_file) if csv_file else None
+        if writer:
+            writer.writerow(["doc_id", "subject", "subject_start", "subject_end", "relation", "object", "object_start", "object_end", "confidence"])
+        for result in extractor.predict(instances()):
+            document_id, pair = pending.popleft()
+            counts["pairs"] += 1
+            if isinstance(result, ErrorRecord):
+                counts["errors"] += 1
+                out.write(json.dumps({**result.to_json(), "doc_id": document_id}, ensure_ascii=False) + "\n")
+                continue
+            if result.relation is None or result.confidence < threshold or (result.relation == relation_schema.na_relation and not include_na):
+                continue
+            found = triple(document_id, pair, result)
+            counts["triples"] += 1
+            out.write(json.dumps(found, ensure_ascii=False) + "\n")
+            if writer:
+                s, o = found["subject"], found["object"]
+                writer.writerow(
+                    [document_id, s["text"], s["start"], s["end"], found["relation"], o["text"], o["start"], o["end"], f"{found['confidence']:.4f}"]
+                )
+    console.print(
+        f"{counts['documents']} documents, {counts['pairs']} pairs scored, {counts['triples']} triples, {counts['errors']} errors, "
+        f"{backend.calls} new model calls; wrote {output}"
+    )
 
 
 @app.command("prompt")

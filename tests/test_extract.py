@@ -1,0 +1,61 @@
+"""Texts with entity spans in, triples out: pair enumeration, and `qa4re extract` with the embedded model."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from conftest import FIXTURES
+from qa4re.extract.pairs import Document, candidate_pairs, read_documents
+from qa4re.schemas.loader import load_schema
+from qa4re.types import Entity, ErrorRecord
+from test_cli import qa4re, read_jsonl
+
+NEWS = FIXTURES / "news_docs.jsonl"
+
+
+def test_pairs_go_both_ways_and_type_constraints_filter_them_before_any_model_call() -> None:
+    schema = load_schema("tacred")
+    documents = [d for d in read_documents(NEWS) if isinstance(d, Document)]
+    pairs = candidate_pairs(documents[0], schema)  # PERSON, CITY, ORGANIZATION
+    kinds = {(p.subj.type, p.obj.type) for p in pairs}
+    assert ("PERSON", "CITY") in kinds and ("PERSON", "ORGANIZATION") in kinds and ("ORGANIZATION", "PERSON") in kinds
+    assert all(schema.candidates(p.type_pair) is not None for p in pairs)
+    assert ("CITY", "PERSON") not in kinds  # no TACRED relation has a CITY subject
+    everything = candidate_pairs(documents[0], schema, use_constraints=False)
+    assert len(everything) == 6 and len(candidate_pairs(documents[0], schema, max_pairs=1)) == 1
+
+
+def test_overlapping_mentions_never_pair_and_limits_apply() -> None:
+    document = Document("d", "New York City", (Entity(0, 8, "CITY"), Entity(0, 13, "CITY"), Entity(4, 13, "CITY")), "x", 1)
+    assert candidate_pairs(document, load_schema("tacred"), use_constraints=False) == []
+    assert candidate_pairs(document, load_schema("tacred"), use_constraints=False, max_entities=1) == []
+
+
+def test_bad_lines_become_error_records_naming_file_line_and_field() -> None:
+    errors = [d for d in read_documents(NEWS) if isinstance(d, ErrorRecord)]
+    assert [(e.line, e.field) for e in errors] == [(4, "entities[0]"), (5, None)]
+    assert "news_docs.jsonl:4: entities[0]: span [0, 99) is outside the text" in errors[0].message
+
+
+def test_extract_writes_triples_with_offsets_into_the_text(tmp_path: Path) -> None:
+    out, table = tmp_path / "triples.jsonl", tmp_path / "triples.csv"
+    result = qa4re("extract", "--schema", "tacred", "--input", NEWS, "--output", out, "--csv", table, "--include-na", "--cache", tmp_path / "c.sqlite")
+    records = read_jsonl(out)
+    texts = {json.loads(line)["id"]: json.loads(line)["text"] for line in NEWS.read_text().splitlines()[:3]}
+    triples = [r for r in records if "relation" in r]
+    errors = [r for r in records if "error" in r]
+    assert len(errors) == 2 and {e["line"] for e in errors} == {4, 5}
+    assert triples and "3 documents" in result.stderr
+    schema = load_schema("tacred")
+    for t in triples:
+        text = texts[t["doc_id"]]
+        for role in ("subject", "object"):
+            assert text[t[role]["start"] : t[role]["end"]] == t[role]["text"]
+        assert t["relation"] in schema.relations and 0.0 < t["confidence"] <= 1.0 and t["evidence"] == text
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == len(triples) and rows[0]["subject"] == triples[0]["subject"]["text"]
+    qa4re("extract", "--schema", "tacred", "--input", NEWS, "--output", tmp_path / "strict.jsonl", "--threshold", "0.99", "--cache", tmp_path / "c.sqlite")
+    strict = [r for r in read_jsonl(tmp_path / "strict.jsonl") if "relation" in r]
+    assert all(r["confidence"] >= 0.99 and r["relation"] != "no_relation" for r in strict)
