@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from qa4re.datasets import OnError, dataset_file, read_dataset
-from qa4re.errors import Qa4reError
+from qa4re.errors import BackendUnavailable, Qa4reError
 from qa4re.evaluation.report import headline_rows
 from qa4re.evaluation.run import EvaluationSettings, ModelSettings, dataset_schema, evaluate, sampled
 from qa4re.experiments.config import load_experiment
@@ -245,6 +245,32 @@ def extract_command(
         f"{counts['documents']} documents, {counts['pairs']} pairs scored, {counts['triples']} triples, {counts['errors']} errors, "
         f"{backend.calls} new model calls; wrote {output}"
     )
+
+
+@app.command("serve")
+def serve_command(
+    schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    templates: TemplatesOpt = None,
+    model: ModelOpt = "default",
+    batch_size: BatchOpt = 8,
+    chat_template: ChatOpt = None,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 above).")] = 64 * 1024,
+    max_entities: Annotated[int, typer.Option(help="Most mentions per request (422 above).")] = 20,
+    max_pairs: Annotated[int, typer.Option(help="Most candidate pairs scored per request.")] = 100,
+    cache: CacheOpt = None,
+) -> None:
+    """Serve POST /extract and GET /health over HTTP (docs at /docs), the model loaded once."""
+    try:
+        import uvicorn
+
+        from qa4re.serve import ServiceLimits, create_app
+    except ImportError as exc:
+        raise BackendUnavailable(f"qa4re serve needs the serve extra: pip install 'qa4re[serve]' ({exc})") from None
+    backend = ModelSettings(model, batch_size, chat_template, cache).build()
+    limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs)
+    uvicorn.run(create_app(load_schema(schema, templates), backend, limits=limits), host=host, port=port, log_level="warning")
 
 
 @app.command("prompt")

@@ -55,7 +55,8 @@ class CachingBackend:
         self.supports_logprobs = backend.supports_logprobs
         self.calls = 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path))
+        # Callers serialize their calls; the HTTP service makes them from a worker thread.
+        self._db = sqlite3.connect(str(path), check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self._db.commit()

@@ -1,0 +1,94 @@
+"""`qa4re serve`: a real uvicorn on loopback with the embedded model, answering real HTTP requests."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+CITIES = ["Warsaw", "Paris", "Berlin", "Madrid", "Vienna"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def document(name: str, city: str) -> dict[str, Any]:
+    text = f"{name} was born in {city}."
+    return {"id": f"{name}-{city}", "text": text, "entities": [
+        {"start": 0, "end": len(name), "type": "PERSON"}, {"start": text.index(city), "end": text.index(city) + len(city), "type": "CITY"}]}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    cache = tmp_path_factory.mktemp("serve") / "c.sqlite"
+    command = [sys.executable, "-m", "qa4re", "serve", "--schema", "tacred", "--port", str(port), "--cache", str(cache), "--max-body-bytes", "4096"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                urllib.request.urlopen(base + "/health", timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"qa4re serve did not start: {process.stderr.read() if process.stderr else ''}") from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_extract_returns_triples_with_offsets(service: str) -> None:
+    doc = document("Marie Curie", "Warsaw")
+    status, answer = post(service + "/extract", json.dumps({**doc, "include_na": True}).encode())
+    assert status == 200 and answer["id"] == doc["id"] and answer["pairs"] == 1  # CITY -> PERSON is ruled out by the constraints
+    (found,) = answer["triples"]
+    assert (found["subject"]["text"], found["object"]["text"]) == ("Marie Curie", "Warsaw")
+    assert doc["text"][found["object"]["start"] : found["object"]["end"]] == "Warsaw" and 0 < found["confidence"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b"{not json", 400, "not JSON"),
+        (json.dumps({"text": "x"}).encode(), 422, "entities: missing"),
+        (json.dumps({"text": "abc", "entities": [{"start": 0, "end": 9}]}).encode(), 422, "entities[0]: span [0, 9) is outside the text"),
+        (json.dumps({"text": "a" * 5000, "entities": []}).encode(), 413, "over the limit of 4096"),
+    ],
+)
+def test_bad_requests_get_4xx_and_the_service_stays_up(service: str, body: bytes, status: int, message: str) -> None:
+    code, answer = post(service + "/extract", body)
+    assert code == status and message in answer["error"]
+    assert json.loads(urllib.request.urlopen(service + "/health", timeout=5).read())["status"] == "ok"
+
+
+def test_a_hundred_concurrent_requests_are_all_answered(service: str) -> None:
+    docs = [document(name, city) for name in ("Ada Lovelace", "Alan Turing", "Grace Hopper", "Linus Pauling") for city in CITIES] * 5
+    with ThreadPoolExecutor(max_workers=100) as pool:
+        answers = list(pool.map(lambda d: post(service + "/extract", json.dumps({**d, "include_na": True}).encode()), docs))
+    assert len(answers) == 100 and all(status == 200 for status, _ in answers)
+    assert all(answer["id"] == doc["id"] and len(answer["triples"]) == 1 for doc, (_, answer) in zip(docs, answers, strict=True))
