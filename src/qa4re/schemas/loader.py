@@ -21,7 +21,7 @@ def list_schemas() -> list[str]:
     return sorted(BUILTIN_SCHEMAS)
 
 
-def _read_mapping(text: str, source: str) -> dict[str, Any]:
+def read_schema_file(text: str, source: str) -> dict[str, Any]:
     try:
         data = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
@@ -31,7 +31,7 @@ def _read_mapping(text: str, source: str) -> dict[str, Any]:
     return data
 
 
-def _string_list(value: Any, source: str, key: str) -> tuple[str, ...]:
+def string_list(value: Any, source: str, key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
@@ -44,7 +44,7 @@ def _templates(raw: Any, source: str, key: str) -> dict[str, tuple[str, ...]]:
         raise SchemaError(source, key, "must map each relation to its template(s)")
     out: dict[str, tuple[str, ...]] = {}
     for relation, value in raw.items():
-        templates = _string_list(value, source, f"{key}.{relation}")
+        templates = string_list(value, source, f"{key}.{relation}")
         for i, template in enumerate(templates):
             problem = template_problem(template)
             if problem:
@@ -74,7 +74,7 @@ def schema_from_mapping(data: Mapping[str, Any], source: str, template_set: str 
         templates = _templates(raw_relations, source, "relations")
         relations = tuple(templates)
     elif isinstance(raw_relations, list):
-        relations = _string_list(raw_relations, source, "relations")
+        relations = string_list(raw_relations, source, "relations")
         if "templates" in data:
             templates = _templates(data["templates"], source, "templates")
         else:
@@ -103,7 +103,7 @@ def _load_template_set(data: Mapping[str, Any], source: str, template_set: str |
         raise UnknownNameError(f"template set of {source}", str(chosen), [str(s) for s in sets])
     ref = sets[chosen]
     set_source, text = _read_relative(str(ref), base_dir, source)
-    doc = _read_mapping(text, set_source)
+    doc = read_schema_file(text, set_source)
     return _templates(doc.get("templates"), set_source, "templates"), str(chosen)
 
 
@@ -128,7 +128,7 @@ def _constraints(raw: Any, source: str, relations: set[str], na: str) -> dict[st
         key = f"constraints.{pair}"
         if not isinstance(pair, str) or pair.count(":") != 1 or not all(pair.split(":")):
             raise SchemaError(source, key, "type pair must look like 'SUBJTYPE:OBJTYPE'")
-        candidates = _string_list(value, source, key)
+        candidates = string_list(value, source, key)
         for relation in candidates:
             if relation not in relations:
                 raise SchemaError(source, key, f"unknown relation '{relation}'")
@@ -149,7 +149,7 @@ def load_schema(name_or_path: str | Path, template_set: str | None = None) -> Re
     if key in BUILTIN_SCHEMAS:
         file = BUILTIN_SCHEMAS[key]
         text = resources.files("qa4re.schemas").joinpath("data", file).read_text(encoding="utf-8")
-        return schema_from_mapping(_read_mapping(text, file), f"qa4re/schemas/data/{file}", template_set)
+        return schema_from_mapping(read_schema_file(text, file), f"qa4re/schemas/data/{file}", template_set)
     path = Path(key)
     if not path.exists():
         if path.suffix in {".yaml", ".yml", ".json"} or "/" in key:
@@ -159,4 +159,4 @@ def load_schema(name_or_path: str | Path, template_set: str | None = None) -> Re
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SchemaError(key, "(file)", f"cannot read: {exc}") from None
-    return schema_from_mapping(_read_mapping(text, key), key, template_set, base_dir=path.parent)
+    return schema_from_mapping(read_schema_file(text, key), key, template_set, base_dir=path.parent)

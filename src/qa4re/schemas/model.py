@@ -77,9 +77,23 @@ class RelationSchema:
         return tuple(r for r in self.relations if r != self.na_relation)
 
     def candidates(self, type_pair: str | None, use_constraints: bool = True) -> tuple[str, ...] | None:
-        """Candidate relations (NA excluded) in option order, or None for an unlisted type pair."""
+        """Candidate relations (NA excluded) in option order, or None for an unlisted type pair.
+
+        A type may name alternatives, ``"CITY|COUNTRY"`` (an entity detector that cannot tell them
+        apart): the candidates are then the union over the alternatives, in the schema's order.
+        """
         if not use_constraints or not self.constraints:
             return self.positive_relations
         if type_pair is None:
             return None
-        return self.constraints.get(type_pair)
+        listed = self.constraints.get(type_pair)
+        if listed is not None or "|" not in type_pair:
+            return listed
+        subj_types, obj_types = (side.split("|") for side in type_pair.split(":", 1))
+        allowed = {r for s in subj_types for o in obj_types for r in self.constraints.get(f"{s}:{o}", ())}
+        return tuple(r for r in self.positive_relations if r in allowed) or None
+
+    @property
+    def entity_types(self) -> frozenset[str]:
+        """Every entity type the constraints mention (empty without constraints)."""
+        return frozenset(t for pair in self.constraints for t in pair.split(":", 1))
