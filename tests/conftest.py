@@ -23,3 +23,29 @@ def embedded_completion_backend():  # type: ignore[no-untyped-def]
     from qa4re.backends.transformers import TransformersBackend
 
     return TransformersBackend("default", chat_template=False, batch_size=4)
+
+
+NEWS_ENTITIES = {
+    "PERSON": ["Marie Curie", "Tim Cook", "Anna Berg"],
+    "GPE": ["Warsaw", "Cupertino", "California"],
+    "ORG": ["University of Paris", "Apple", "Northwind"],
+    "DATE": ["1998"],
+}
+
+
+@pytest.fixture(scope="session")
+def news_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real spaCy English pipeline saved to a folder: sentencizer + entity ruler with OntoNotes labels.
+
+    No trained English pipeline can be installed here (see README), so the entities of the news
+    fixture come from rules; the pipeline is otherwise a normal one that spacy.load reads.
+    """
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": label, "pattern": name} for label, names in NEWS_ENTITIES.items() for name in names])  # type: ignore[attr-defined]
+    path = tmp_path_factory.mktemp("spacy") / "news_ner"
+    nlp.to_disk(path)
+    return path

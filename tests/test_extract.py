@@ -6,8 +6,11 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import FIXTURES
-from qa4re.extract.pairs import Document, candidate_pairs, read_documents
+from qa4re.errors import DataError
+from qa4re.extract.pairs import Document, candidate_pairs, parse_document, read_documents
 from qa4re.schemas.loader import load_schema
 from qa4re.types import Entity, ErrorRecord
 from test_cli import qa4re, read_jsonl
@@ -18,7 +21,7 @@ NEWS = FIXTURES / "news_docs.jsonl"
 def test_pairs_go_both_ways_and_type_constraints_filter_them_before_any_model_call() -> None:
     schema = load_schema("tacred")
     documents = [d for d in read_documents(NEWS) if isinstance(d, Document)]
-    pairs = candidate_pairs(documents[0], schema)  # PERSON, CITY, ORGANIZATION
+    pairs = [p.instance for p in candidate_pairs(documents[0], schema)]  # PERSON, CITY, ORGANIZATION
     kinds = {(p.subj.type, p.obj.type) for p in pairs}
     assert ("PERSON", "CITY") in kinds and ("PERSON", "ORGANIZATION") in kinds and ("ORGANIZATION", "PERSON") in kinds
     assert all(schema.candidates(p.type_pair) is not None for p in pairs)
@@ -59,3 +62,9 @@ def test_extract_writes_triples_with_offsets_into_the_text(tmp_path: Path) -> No
     qa4re("extract", "--schema", "tacred", "--input", NEWS, "--output", tmp_path / "strict.jsonl", "--threshold", "0.99", "--cache", tmp_path / "c.sqlite")
     strict = [r for r in read_jsonl(tmp_path / "strict.jsonl") if "relation" in r]
     assert all(r["confidence"] >= 0.99 and r["relation"] != "no_relation" for r in strict)
+
+
+def test_a_record_without_entities_needs_a_detector() -> None:
+    with pytest.raises(DataError, match=r"docs.jsonl:7: entities: missing \(give the spans, or --ner MODEL"):
+        parse_document({"text": "Anna lives in Oslo."}, "docs.jsonl", 7)
+    assert parse_document({"text": "Anna lives in Oslo."}, "docs.jsonl", 7, entities_optional=True).needs_entities

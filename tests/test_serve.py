@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,10 +41,11 @@ def document(name: str, city: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def service(tmp_path_factory: pytest.TempPathFactory, news_pipeline: Path) -> Iterator[str]:
     port = free_port()
     cache = tmp_path_factory.mktemp("serve") / "c.sqlite"
-    command = [sys.executable, "-m", "qa4re", "serve", "--schema", "tacred", "--port", str(port), "--cache", str(cache), "--max-body-bytes", "4096"]
+    command = [sys.executable, "-m", "qa4re", "serve", "--schema", "tacred", "--port", str(port), "--cache", str(cache), "--max-body-bytes", "4096",
+               "--ner", str(news_pipeline)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -71,11 +73,21 @@ def test_extract_returns_triples_with_offsets(service: str) -> None:
     assert doc["text"][found["object"]["start"] : found["object"]["end"]] == "Warsaw" and 0 < found["confidence"] <= 1
 
 
+def test_plain_text_goes_through_the_services_spacy_pipeline(service: str) -> None:
+    text = "Tim Cook is the chief executive of Apple. Apple is based in Cupertino, California."
+    status, answer = post(service + "/extract", json.dumps({"text": text, "include_na": True}).encode())
+    assert status == 200 and answer["pairs"] >= 2
+    pairs = {(t["subject"]["text"], t["object"]["text"]) for t in answer["triples"]}
+    assert ("Tim Cook", "Apple") in pairs and ("Apple", "Cupertino") in pairs
+    assert all(text[t["object"]["start"] : t["object"]["end"]] == t["object"]["text"] and t["evidence"] in text for t in answer["triples"])
+
+
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
         (b"{not json", 400, "not JSON"),
-        (json.dumps({"text": "x"}).encode(), 422, "entities: missing"),
+        (json.dumps({"id": "no text"}).encode(), 422, "text: missing"),
+        (json.dumps([1, 2]).encode(), 422, "expected a JSON object"),
         (json.dumps({"text": "abc", "entities": [{"start": 0, "end": 9}]}).encode(), 422, "entities[0]: span [0, 9) is outside the text"),
         (json.dumps({"text": "a" * 5000, "entities": []}).encode(), 413, "over the limit of 4096"),
     ],
@@ -84,6 +96,12 @@ def test_bad_requests_get_4xx_and_the_service_stays_up(service: str, body: bytes
     code, answer = post(service + "/extract", body)
     assert code == status and message in answer["error"]
     assert json.loads(urllib.request.urlopen(service + "/health", timeout=5).read())["status"] == "ok"
+
+
+def test_openapi_docs_describe_the_endpoints(service: str) -> None:
+    spec = json.loads(urllib.request.urlopen(service + "/openapi.json", timeout=5).read())
+    assert {"/extract", "/health"} <= set(spec["paths"])
+    assert urllib.request.urlopen(service + "/docs", timeout=5).status == 200
 
 
 def test_a_hundred_concurrent_requests_are_all_answered(service: str) -> None:

@@ -24,9 +24,11 @@ from qa4re.experiments.config import load_experiment
 from qa4re.experiments.plots import write_plots
 from qa4re.experiments.report import compare_to_baseline, group_results, results_json, write_results
 from qa4re.experiments.runner import CellResult, run_experiment
-from qa4re.extract.pairs import candidate_pairs, read_documents, triple
+from qa4re.extract.ner import detect_entities, load_pipeline
+from qa4re.extract.pairs import Pair, candidate_pairs, keep, read_documents, triple
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
+from qa4re.schemas.entity_types import load_entity_types
 from qa4re.schemas.loader import list_schemas, load_schema
 from qa4re.schemas.model import UnknownTypePair
 from qa4re.types import ErrorRecord, RelationInstance
@@ -50,6 +52,11 @@ ChatOpt = Annotated[
 OnErrorOpt = Annotated[OnError, typer.Option(help="stop: fail on the first bad record; skip: record it as an error and go on.")]
 ScoringOpt = Annotated[Scoring, typer.Option(help="logprobs: option probabilities; generate: parse the first standalone letter of greedy text.")]
 UnknownPairOpt = Annotated[UnknownTypePair, typer.Option(help="A type pair absent from the constraints: offer all relations, predict NA, or record an error.")]
+NerOpt = Annotated[Optional[str], typer.Option(help="spaCy pipeline (package name or folder) that finds sentences and entities for texts without spans.")]  # noqa: UP045
+EntityTypesOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="spaCy label -> schema type map: built-in name or YAML/JSON file (default: the schema's own, else labels as they are)."),
+]
 ConstraintsOpt = Annotated[bool, typer.Option("--constraints/--no-constraints", help="Apply the schema's type constraints.")]
 NaFirstOpt = Annotated[bool, typer.Option("--na-first/--na-last", help="Ablation: put the NA option first (the paper puts it last).")]
 SharedDemosOpt = Annotated[bool, typer.Option("--shared-demonstrations", help="One set of demonstrations per type pair (a reusable prefix).")]
@@ -187,13 +194,15 @@ def predict_command(
 @app.command("extract")
 def extract_command(
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
-    input: Annotated[Path, typer.Option("--input", help="JSONL documents: text + entity spans (start, end, optional type).")],
+    input: Annotated[Path, typer.Option("--input", help="JSONL documents (text, entity spans, sentences) or .txt, one document per line (needs --ner).")],
     output: Annotated[Path, typer.Option(help="Output JSONL: one line per triple, and one per unreadable input line.")],
     csv_output: Annotated[Optional[Path], typer.Option("--csv", help="Also write the triples as CSV.")] = None,  # noqa: UP045
     threshold: Annotated[float, typer.Option(help="Keep triples whose confidence is at least this.")] = 0.0,
     include_na: Annotated[bool, typer.Option("--include-na", help="Also write pairs predicted as the NA relation.")] = False,
     max_entities: Annotated[int, typer.Option(help="Most mentions per document (first in text order).")] = 20,
     max_pairs: Annotated[int, typer.Option(help="Most candidate pairs per document.")] = 200,
+    ner: NerOpt = None,
+    entity_types: EntityTypesOpt = None,
     templates: TemplatesOpt = None,
     model: ModelOpt = "default",
     batch_size: BatchOpt = 8,
@@ -201,23 +210,26 @@ def extract_command(
     constraints: ConstraintsOpt = True,
     cache: CacheOpt = None,
 ) -> None:
-    """Extract (subject, relation, object) triples from documents with entity mentions."""
+    """Extract (subject, relation, object) triples from documents: given entity spans, or spaCy's (--ner)."""
     relation_schema = load_schema(schema, templates)
+    type_map = load_entity_types(entity_types, relation_schema, schema)
+    nlp = load_pipeline(ner) if ner else None
     backend = ModelSettings(model, batch_size, chat_template, cache).build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig(use_constraints=constraints))
-    pending: deque[tuple[str, RelationInstance]] = deque()
+    pending: deque[Pair] = deque()
     counts = Counter[str]()
 
     def instances() -> Iterator[RelationInstance]:
-        for document in read_documents(input):
+        documents = read_documents(input, entities_optional=nlp is not None)
+        for document in detect_entities(documents, nlp, type_map) if nlp else documents:
             if isinstance(document, ErrorRecord):
                 counts["errors"] += 1
                 out.write(json.dumps(document.to_json(), ensure_ascii=False) + "\n")
                 continue
             counts["documents"] += 1
             for pair in candidate_pairs(document, relation_schema, use_constraints=constraints, max_entities=max_entities, max_pairs=max_pairs):
-                pending.append((document.id, pair))
-                yield pair
+                pending.append(pair)
+                yield pair.instance
 
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as out, csv_output.open("w", newline="", encoding="utf-8") if csv_output else nullcontext() as csv_file:
@@ -225,21 +237,21 @@ def extract_command(
         if writer:
             writer.writerow(["doc_id", "subject", "subject_start", "subject_end", "relation", "object", "object_start", "object_end", "confidence"])
         for result in extractor.predict(instances()):
-            document_id, pair = pending.popleft()
+            pair = pending.popleft()
             counts["pairs"] += 1
             if isinstance(result, ErrorRecord):
                 counts["errors"] += 1
-                out.write(json.dumps({**result.to_json(), "doc_id": document_id}, ensure_ascii=False) + "\n")
+                out.write(json.dumps({**result.to_json(), "doc_id": pair.document_id}, ensure_ascii=False) + "\n")
                 continue
-            if result.relation is None or result.confidence < threshold or (result.relation == relation_schema.na_relation and not include_na):
+            if not keep(result, relation_schema, threshold, include_na):
                 continue
-            found = triple(document_id, pair, result)
+            found = triple(pair, result)
             counts["triples"] += 1
             out.write(json.dumps(found, ensure_ascii=False) + "\n")
             if writer:
                 s, o = found["subject"], found["object"]
                 writer.writerow(
-                    [document_id, s["text"], s["start"], s["end"], found["relation"], o["text"], o["start"], o["end"], f"{found['confidence']:.4f}"]
+                    [pair.document_id, s["text"], s["start"], s["end"], found["relation"], o["text"], o["start"], o["end"], f"{found['confidence']:.4f}"]
                 )
     console.print(
         f"{counts['documents']} documents, {counts['pairs']} pairs scored, {counts['triples']} triples, {counts['errors']} errors, "
@@ -259,6 +271,8 @@ def serve_command(
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 above).")] = 64 * 1024,
     max_entities: Annotated[int, typer.Option(help="Most mentions per request (422 above).")] = 20,
     max_pairs: Annotated[int, typer.Option(help="Most candidate pairs scored per request.")] = 100,
+    ner: NerOpt = None,
+    entity_types: EntityTypesOpt = None,
     cache: CacheOpt = None,
 ) -> None:
     """Serve POST /extract and GET /health over HTTP (docs at /docs), the model loaded once."""
@@ -268,9 +282,13 @@ def serve_command(
         from qa4re.serve import ServiceLimits, create_app
     except ImportError as exc:
         raise BackendUnavailable(f"qa4re serve needs the serve extra: pip install 'qa4re[serve]' ({exc})") from None
+    relation_schema = load_schema(schema, templates)
+    type_map = load_entity_types(entity_types, relation_schema, schema)
+    nlp = load_pipeline(ner) if ner else None
     backend = ModelSettings(model, batch_size, chat_template, cache).build()
     limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs)
-    uvicorn.run(create_app(load_schema(schema, templates), backend, limits=limits), host=host, port=port, log_level="warning")
+    app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command("prompt")

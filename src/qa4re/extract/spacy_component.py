@@ -1,0 +1,110 @@
+"""The ``qa4re`` spaCy component: relations between a Doc's entities, written to ``doc._.relations``.
+
+    nlp = spacy.load("en_core_web_sm")
+    nlp.add_pipe("qa4re", config={"schema": "tacred"})
+    doc = nlp("Tim Cook is the chief executive of Apple.")
+    doc._.relations  # [{"subject": {...}, "relation": "per:employee_of", "object": {...}, ...}]
+
+A pair the model could not score goes to ``doc._.relation_errors`` instead, with the reason.
+Each relation is a plain dict (so a Doc with relations serializes with ``to_bytes``): subject and
+object with text, character offsets into the Doc and schema type, the relation, its confidence
+and the evidence sentence. ``doc.char_span(r["subject"]["start"], r["subject"]["end"])`` gives the
+Span. The factory is registered through the ``spacy_factories`` entry point, so no import is needed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from qa4re.evaluation.run import ModelSettings
+from qa4re.extract.ner import mentions
+from qa4re.extract.pairs import Document, Pair, candidate_pairs, keep, relation_json
+from qa4re.extract.pipeline import Extractor, ExtractorConfig
+from qa4re.schemas.entity_types import EntityTypeMap, load_entity_types
+from qa4re.schemas.loader import load_schema
+from qa4re.types import ErrorRecord
+
+for _name in ("relations", "relation_errors"):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=None)
+
+
+class RelationExtractor:
+    """Finds the relations between the entities of each sentence of a Doc, with QA4RE."""
+
+    def __init__(self, extractor: Extractor, entity_types: EntityTypeMap, *, threshold: float, include_na: bool, max_entities: int, max_pairs: int) -> None:
+        self.extractor = extractor
+        self.entity_types = entity_types
+        self.threshold = threshold
+        self.include_na = include_na
+        self.max_entities = max_entities
+        self.max_pairs = max_pairs
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(self.pipe([doc]))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 32) -> Iterator[Doc]:
+        """Score the pairs of ``batch_size`` Docs together."""
+        stream = iter(docs)
+        while chunk := list(itertools.islice(stream, batch_size)):
+            pairs: list[tuple[int, Pair]] = []
+            for k, doc in enumerate(chunk):
+                entities, sentences = mentions(doc, self.entity_types)
+                document = Document(str(k), doc.text, entities, "doc", k + 1, sentences)
+                found = candidate_pairs(document, self.extractor.schema, max_entities=self.max_entities, max_pairs=self.max_pairs)
+                pairs.extend((k, pair) for pair in found)
+                doc._.relations, doc._.relation_errors = [], []
+            for (k, pair), output in zip(pairs, self.extractor.predict(p.instance for _, p in pairs), strict=True):
+                if isinstance(output, ErrorRecord):
+                    chunk[k]._.relation_errors.append({**relation_json(pair, None), "error": output.message})
+                elif keep(output, self.extractor.schema, self.threshold, self.include_na):
+                    chunk[k]._.relations.append(relation_json(pair, output))
+            yield from chunk
+
+
+@Language.factory(
+    "qa4re",
+    default_config={
+        "schema": "tacred",
+        "model": "default",
+        "templates": None,
+        "entity_types": None,
+        "threshold": 0.0,
+        "include_na": False,
+        "max_entities": 20,
+        "max_pairs": 200,
+        "batch_size": 8,
+        "cache": None,
+    },
+)
+def make_relation_extractor(
+    nlp: Language,
+    name: str,
+    schema: str,
+    model: str,
+    templates: str | None,
+    entity_types: str | None,
+    threshold: float,
+    include_na: bool,
+    max_entities: int,
+    max_pairs: int,
+    batch_size: int,
+    cache: str | None,
+) -> RelationExtractor:
+    """Build the component: the schema and its entity-type map, and the model (loaded once)."""
+    relation_schema = load_schema(schema, templates)
+    backend = ModelSettings(model, batch_size, cache=Path(cache) if cache else None).build()
+    extractor = Extractor(relation_schema, backend, ExtractorConfig())
+    type_map = load_entity_types(entity_types, relation_schema, schema)
+    return RelationExtractor(extractor, type_map, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs)
+
+
+def relations_of(doc: Doc) -> list[dict[str, Any]]:
+    """``doc._.relations``, or an empty list when the component has not run on this Doc."""
+    return list(doc._.relations or [])
