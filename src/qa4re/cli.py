@@ -209,12 +209,17 @@ def extract_command(
     chat_template: ChatOpt = None,
     constraints: ConstraintsOpt = True,
     cache: CacheOpt = None,
+    base_url: BaseUrlOpt = None,
+    api: ApiOpt = "chat",
+    concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = 60.0,
+    max_retries: RetriesOpt = 5,
 ) -> None:
     """Extract (subject, relation, object) triples from documents: given entity spans, or spaCy's (--ner)."""
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
     nlp = load_pipeline(ner) if ner else None
-    backend = ModelSettings(model, batch_size, chat_template, cache).build()
+    backend = ModelSettings(model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries).build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig(use_constraints=constraints))
     pending: deque[Pair] = deque()
     counts = Counter[str]()
@@ -230,9 +235,17 @@ def extract_command(
             for pair in candidate_pairs(document, relation_schema, use_constraints=constraints, max_entities=max_entities, max_pairs=max_pairs):
                 pending.append(pair)
                 yield pair.instance
+            advance(1)  # read ahead of the model by at most one chunk of pairs
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("w", encoding="utf-8") as out, csv_output.open("w", newline="", encoding="utf-8") if csv_output else nullcontext() as csv_file:
+    with input.open(encoding="utf-8") as lines:
+        total = sum(1 for line in lines if line.strip())
+    with (
+        progress_bar("extract") as start,
+        output.open("w", encoding="utf-8") as out,
+        csv_output.open("w", newline="", encoding="utf-8") if csv_output else nullcontext() as csv_file,
+    ):
+        advance = start(total, "documents")
         writer = csv.writer(csv_file) if csv_file else None
         if writer:
             writer.writerow(["doc_id", "subject", "subject_start", "subject_end", "relation", "object", "object_start", "object_end", "confidence"])
@@ -274,6 +287,11 @@ def serve_command(
     ner: NerOpt = None,
     entity_types: EntityTypesOpt = None,
     cache: CacheOpt = None,
+    base_url: BaseUrlOpt = None,
+    api: ApiOpt = "chat",
+    concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = 60.0,
+    max_retries: RetriesOpt = 5,
 ) -> None:
     """Serve POST /extract and GET /health over HTTP (docs at /docs), the model loaded once."""
     try:
@@ -285,7 +303,7 @@ def serve_command(
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
     nlp = load_pipeline(ner) if ner else None
-    backend = ModelSettings(model, batch_size, chat_template, cache).build()
+    backend = ModelSettings(model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries).build()
     limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs)
     app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
