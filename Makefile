@@ -17,8 +17,12 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 install: $(BIN)/.installed
 
 # llama.cpp's OpenAI-compatible server for the served-model tests; compiles llama.cpp (minutes).
+# A portable AVX2 build, not -march=native: on CPUs with AMX, llama.cpp 0.3.36's native build
+# repacks the Q4_1 weights for AMX and crashes on the first request. --no-cache-dir keeps pip
+# from reusing a wheel built another way.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 $(BIN)/.installed-server: $(BIN)/.installed
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev,server]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q --no-cache-dir -c constraints.txt -e '.[dev,server]'
 	touch $@
 
 install-server: $(BIN)/.installed-server
