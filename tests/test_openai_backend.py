@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import string
 
-from qa4re.backends.openai_compatible import RetryPolicy, letter_logprobs, redact, text_answer_scores
+from qa4re.backends.openai_compatible import RetryPolicy, letter_bias, letter_logprobs, letter_token_ids, redact, text_answer_scores
 
 
 def test_letters_are_read_from_the_first_token_top_list_with_a_floor_for_missing_ones() -> None:
@@ -32,3 +33,19 @@ def test_retry_after_wins_over_backoff_and_backoff_is_capped() -> None:
     assert policy.delay(3, 2.0) == 2.0
     assert policy.delay(0, 100.0) == 4
     assert all(0 <= policy.delay(10, None) <= 4 for _ in range(50))
+
+
+def test_letter_bias_lifts_exactly_the_tokens_of_the_requests_own_letters() -> None:
+    from transformers import AutoTokenizer
+
+    from qa4re.backends.embedded import embedded_gguf
+
+    ids = letter_token_ids("default")  # the embedded model's tokenizer, read from its GGUF file
+    gguf = embedded_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    assert set(ids) == set(string.ascii_uppercase)
+    for letter, tokens in ids.items():
+        assert tokens and all(tokenizer.decode([t]).strip() == letter for t in tokens)
+    bias = letter_bias(("A", "B", "C"), ids)
+    assert set(bias) == {str(t) for letter in "ABC" for t in ids[letter]} and set(bias.values()) == {100}
+    assert letter_bias(("AA",), ids) == {}  # two-letter options are not single tokens

@@ -141,3 +141,17 @@ def test_a_run_killed_half_way_resends_nothing_it_had_finished(server_port: int,
     assert sum(proxy.forwarded.values()) - sent_before == 12 - done
     assert len(set(proxy.forwarded)) == 12 and len(finished) >= done
     assert len(read_jsonl(tmp_path / "resumed" / "predictions.jsonl")) == 12
+
+
+def test_letter_bias_is_sent_with_the_requests_own_letters_and_keeps_the_choices(server_port: int, tmp_path: Path) -> None:
+    evaluate(server_port, tmp_path / "plain", tmp_path / "plain.sqlite")
+    proxy = FaultProxy(server_port)
+    with proxy.running() as port:
+        evaluate(port, tmp_path / "biased", tmp_path / "biased.sqlite", "--letter-tokenizer", "default")
+    bodies = [json.loads(body) for body in proxy.forwarded]
+    biased = read_jsonl(tmp_path / "biased" / "predictions.jsonl")
+    assert len(bodies) == 12 and all(set(body["logit_bias"].values()) == {100} for body in bodies)
+    # two tokens per letter (bare and after a space), one letter per option of that prompt
+    assert sorted(len(body["logit_bias"]) for body in bodies) == sorted(2 * len(r["letter_to_relation"]) for r in biased)
+    # Adding the same bias to every option letter keeps their ratios: the choices do not move.
+    assert [r["prediction"] for r in biased] == [r["prediction"] for r in read_jsonl(tmp_path / "plain" / "predictions.jsonl")]

@@ -65,6 +65,10 @@ BaseUrlOpt = Annotated[Optional[str], typer.Option(help="openai:<name> models: A
 ApiOpt = Annotated[str, typer.Option(help="openai:<name> models: chat or completions endpoint.")]
 ConcurrencyOpt = Annotated[int, typer.Option(help="openai:<name> models: requests in flight at once.")]
 TimeoutOpt = Annotated[float, typer.Option(help="openai:<name> models: seconds per request before it is retried.")]
+LetterTokenizerOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="openai:<name> models: its tokenizer (tiktoken[:<encoding>], default, a .gguf, folder or hub id), for logit_bias on the letters."),
+]
 RetriesOpt = Annotated[int, typer.Option(help="openai:<name> models: retries per request (backoff with jitter, Retry-After honoured).")]
 PriceInOpt = Annotated[Optional[float], typer.Option(help="Price per million prompt tokens, for the cost estimate.")]  # noqa: UP045
 PriceOutOpt = Annotated[Optional[float], typer.Option(help="Price per million completion tokens, for the cost estimate.")]  # noqa: UP045
@@ -126,6 +130,7 @@ def evaluate_command(
     concurrency: ConcurrencyOpt = 4,
     timeout: TimeoutOpt = 60.0,
     max_retries: RetriesOpt = 5,
+    letter_tokenizer: LetterTokenizerOpt = None,
     price_per_million_input: PriceInOpt = None,
     price_per_million_output: PriceOutOpt = None,
 ) -> None:
@@ -136,7 +141,7 @@ def evaluate_command(
         use_constraints=constraints, unknown_type_pair=unknown_type_pair, na_first=na_first, shuffle_options=shuffle_options,
         na_threshold=na_threshold, shared_demonstrations=shared_demonstrations,
         model=ModelSettings(model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, price_per_million_input, price_per_million_output,
-                            max_retries),
+                            max_retries, letter_tokenizer),
     )  # fmt: skip
     with progress_bar(f"{method.value} on {dataset}") as start:
         metrics = evaluate(settings, progress=start)
@@ -173,11 +178,14 @@ def predict_command(
     concurrency: ConcurrencyOpt = 4,
     timeout: TimeoutOpt = 60.0,
     max_retries: RetriesOpt = 5,
+    letter_tokenizer: LetterTokenizerOpt = None,
 ) -> None:
     """Predict relations for unlabelled JSONL examples."""
     relation_schema = load_schema(schema, templates)
     total = sum(1 for _ in read_dataset("jsonl", input, on_error))
-    backend = ModelSettings(model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries).build()
+    backend = ModelSettings(
+        model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries, letter_tokenizer=letter_tokenizer
+    ).build()
     config = ExtractorConfig(method=method, use_constraints=constraints, unknown_type_pair=unknown_type_pair, scoring=scoring)
     extractor = Extractor(relation_schema, backend, config)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -214,12 +222,15 @@ def extract_command(
     concurrency: ConcurrencyOpt = 4,
     timeout: TimeoutOpt = 60.0,
     max_retries: RetriesOpt = 5,
+    letter_tokenizer: LetterTokenizerOpt = None,
 ) -> None:
     """Extract (subject, relation, object) triples from documents: given entity spans, or spaCy's (--ner)."""
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
     nlp = load_pipeline(ner) if ner else None
-    backend = ModelSettings(model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries).build()
+    backend = ModelSettings(
+        model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries, letter_tokenizer=letter_tokenizer
+    ).build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig(use_constraints=constraints))
     pending: deque[Pair] = deque()
     counts = Counter[str]()
@@ -292,6 +303,7 @@ def serve_command(
     concurrency: ConcurrencyOpt = 4,
     timeout: TimeoutOpt = 60.0,
     max_retries: RetriesOpt = 5,
+    letter_tokenizer: LetterTokenizerOpt = None,
 ) -> None:
     """Serve POST /extract and GET /health over HTTP (docs at /docs), the model loaded once."""
     try:
@@ -303,7 +315,9 @@ def serve_command(
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
     nlp = load_pipeline(ner) if ner else None
-    backend = ModelSettings(model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries).build()
+    backend = ModelSettings(
+        model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries, letter_tokenizer=letter_tokenizer
+    ).build()
     limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs)
     app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map)
     uvicorn.run(app_, host=host, port=port, log_level="warning")

@@ -6,7 +6,9 @@ log-probabilities, the first standalone letter of its text is the answer, marked
 ``source="text"``. Requests run concurrently (asyncio); failures are retried with exponential
 backoff and jitter, honouring ``Retry-After``. A request that still fails becomes an error
 result for its own example; the run goes on. The API key is read from ``OPENAI_API_KEY`` only
-and is scrubbed from every message this module produces.
+and is scrubbed from every message this module produces. When the model's tokenizer is known
+(``letter_tokenizer``), letter-scoring requests carry a ``logit_bias`` that lifts the option
+letters' tokens, so the first token is one of them.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import math
 import os
 import random
 import re
+import string
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -29,6 +33,47 @@ T = TypeVar("T")
 _LETTER = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,2})(?![A-Za-z0-9])")
 _SECRET = re.compile(r"sk-[A-Za-z0-9_\-*]{4,}")
 MISSING_LETTER_MARGIN = 1.0  # a letter absent from the top list scores this far below the least likely listed token
+
+
+LETTER_BIAS = 100  # the API's maximum: the first token is one of the biased letters
+
+
+def letter_token_ids(spec: str, model: str = "") -> dict[str, tuple[int, ...]]:
+    """Token ids of each capital letter, bare and after a space, where the tokenizer has it as one token.
+
+    ``spec``: ``tiktoken`` (the encoding of the OpenAI ``model``), ``tiktoken:<encoding>``, or a
+    transformers tokenizer: ``default`` (the embedded model), a ``.gguf`` file, a folder or a hub id.
+    """
+    from qa4re.backends.embedded import EMBEDDED_NAMES, embedded_gguf
+
+    encode: Callable[[str], list[int]]
+    if spec == "tiktoken" or spec.startswith("tiktoken:"):
+        try:
+            import tiktoken
+        except ImportError:
+            raise BackendUnavailable("--letter-tokenizer tiktoken needs tiktoken: pip install tiktoken") from None
+        name = spec.partition(":")[2]
+        encoding = tiktoken.get_encoding(name) if name else tiktoken.encoding_for_model(model)
+        encode = encoding.encode
+    else:
+        from transformers import AutoTokenizer
+
+        gguf = embedded_gguf() if spec in EMBEDDED_NAMES else Path(spec) if spec.endswith(".gguf") else None
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name) if gguf else AutoTokenizer.from_pretrained(spec)
+        except OSError as exc:
+            raise BackendUnavailable(f"--letter-tokenizer {spec!r}: cannot load the tokenizer ({exc})") from None
+        encode = partial(tokenizer.encode, add_special_tokens=False)
+    found: dict[str, tuple[int, ...]] = {}
+    for letter in string.ascii_uppercase:
+        ids = {pieces[0] for pieces in (encode(letter), encode(" " + letter)) if len(pieces) == 1}
+        found[letter] = tuple(sorted(ids))
+    return found
+
+
+def letter_bias(answers: Sequence[str], token_ids: Mapping[str, Sequence[int]]) -> dict[str, int]:
+    """The ``logit_bias`` of one request: the tokens of its own option letters lifted to the maximum."""
+    return {str(i): LETTER_BIAS for answer in answers for i in token_ids.get(answer, ())}
 
 
 def redact(text: str, key: str | None = None) -> str:
@@ -133,8 +178,8 @@ class OpenAIBackend:
         concurrency: requests in flight at once.
         timeout: seconds per request.
         top_logprobs: how many first-token alternatives to ask for (OpenAI allows up to 20).
-        logit_bias: token id -> bias sent with letter-scoring requests (e.g. +100 on the letter
-            tokens, when the model's tokenizer is known).
+        letter_tokenizer: the served model's tokenizer (see :func:`letter_token_ids`); when given,
+            letter-scoring requests lift the tokens of their option letters with ``logit_bias``.
         batch_size: requests the pipeline hands over per call (default: 4 x concurrency).
         max_retries: retries per request after the first attempt (429, 5xx, timeouts, broken bodies).
     """
@@ -150,7 +195,7 @@ class OpenAIBackend:
         concurrency: int = 4,
         timeout: float = 60.0,
         top_logprobs: int = 20,
-        logit_bias: Mapping[int, float] | None = None,
+        letter_tokenizer: str | None = None,
         batch_size: int | None = None,
         max_retries: int = 5,
         retry: RetryPolicy | None = None,
@@ -170,14 +215,14 @@ class OpenAIBackend:
         self.concurrency = max(1, concurrency)
         self.timeout = timeout
         self.top_logprobs = top_logprobs
-        self.logit_bias = {str(k): v for k, v in (logit_bias or {}).items()}
+        self.letter_ids = letter_token_ids(letter_tokenizer, model) if letter_tokenizer else None
         self.retry = retry or RetryPolicy(attempts=max_retries + 1)
         self.max_batch_size = batch_size or 4 * self.concurrency
         self.commit_every = self.concurrency  # the output cache stores results this many at a time
         self.usage = Usage()
         self._key = os.environ.get("OPENAI_API_KEY")
         host = urlparse(self.base_url).netloc or self.base_url
-        self.fingerprint = f"openai:{host}:{model}:{api}"
+        self.fingerprint = f"openai:{host}:{model}:{api}" + (":letter-bias" if self.letter_ids else "")
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -224,7 +269,7 @@ class OpenAIBackend:
             # Label answers span several tokens; an API's first-token list cannot score them.
             text = await self._generate_one(client, GenerateRequest(request.prompt, 32, ("\n",), request.system))
             return OptionScores(text_answer_scores(text, request.answers), False, source="text")
-        extra: dict[str, Any] = {"logit_bias": self.logit_bias} if self.logit_bias else {}
+        extra: dict[str, Any] = {"logit_bias": letter_bias(request.answers, self.letter_ids)} if self.letter_ids else {}
         if self.api == "chat":
             response = await client.chat.completions.create(
                 model=self.model, messages=self._messages(request.prompt, request.system), max_tokens=1, temperature=0,

@@ -44,13 +44,14 @@ class ModelSettings:
     price_per_million_input: float | None = None  # for the cost estimate in metrics.json
     price_per_million_output: float | None = None
     max_retries: int = 5
+    letter_tokenizer: str | None = None  # the served model's tokenizer, for logit_bias on the letters
 
     def build(self) -> CachingBackend:
         """The backend, wrapped in the on-disk output cache."""
         options: dict[str, Any] = {"batch_size": self.batch_size}
         if self.model.startswith("openai:"):
             options.update(base_url=self.base_url, api=self.api, concurrency=self.concurrency, timeout=self.timeout, batch_size=None,
-                           max_retries=self.max_retries)  # fmt: skip
+                           max_retries=self.max_retries, letter_tokenizer=self.letter_tokenizer)  # fmt: skip
         if self.chat_template is not None:
             options["chat_template"] = self.chat_template
         backend = get_backend(self.model, **options)
