@@ -33,7 +33,14 @@ class FaultProxy:
         self.count = 0
         self.injected: Counter[str] = Counter()
         self.forwarded: Counter[bytes] = Counter()  # request bodies that reached the server
+        self.in_flight = 0  # requests sent upstream whose response has not come back yet
         self._lock = threading.Lock()
+
+    def wait_idle(self, timeout: float = 120) -> None:
+        """Wait until no request is on its way to the server (one a killed client left behind)."""
+        deadline = time.time() + timeout
+        while self.in_flight and time.time() < deadline:
+            time.sleep(0.05)
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -71,12 +78,15 @@ class FaultProxy:
                     time.sleep(proxy.hang_seconds)
                     self.close_connection = True
                     return None
+                with proxy._lock:
+                    proxy.in_flight += 1
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=300)
                 upstream.request("POST", self.path, body, {"Content-Type": "application/json", "Authorization": self.headers.get("Authorization", "")})
                 response = upstream.getresponse()
                 data = response.read()
                 with proxy._lock:
                     proxy.forwarded[body] += 1
+                    proxy.in_flight -= 1
                 if fault == "truncate":
                     self._send(response.status, data[: len(data) // 2], length=len(data))
                     self.close_connection = True
