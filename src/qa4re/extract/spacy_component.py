@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -103,8 +102,3 @@ def make_relation_extractor(
     extractor = Extractor(relation_schema, backend, ExtractorConfig())
     type_map = load_entity_types(entity_types, relation_schema, schema)
     return RelationExtractor(extractor, type_map, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs)
-
-
-def relations_of(doc: Doc) -> list[dict[str, Any]]:
-    """``doc._.relations``, or an empty list when the component has not run on this Doc."""
-    return list(doc._.relations or [])
