@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from qa4re.backends.base import Backend
 from qa4re.errors import DataError
 from qa4re.extract.ner import detect_entities
-from qa4re.extract.pairs import Document, candidate_pairs, keep, parse_document, relation_json
+from qa4re.extract.pairs import Document, error_json, keep, parse_document, relation_json, score_documents
 from qa4re.extract.pipeline import Extractor, ExtractorConfig
 from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
 from qa4re.schemas.model import RelationSchema
@@ -70,14 +70,15 @@ def create_app(
         documents = [j.document for j in jobs]
         if nlp is not None:
             documents = [d for d in detect_entities(documents, nlp, entity_types, batch_size=len(documents)) if isinstance(d, Document)]
-        pairs = [(k, p) for k, d in enumerate(documents) for p in candidate_pairs(d, schema, max_entities=limits.max_entities, max_pairs=limits.max_pairs)]
-        answers: list[dict[str, Any]] = [{"id": d.id, "pairs": 0, "triples": []} for d in documents]
-        for (k, pair), output in zip(pairs, extractor.predict(p.instance for _, p in pairs), strict=True):
-            answers[k]["pairs"] += 1
-            if isinstance(output, ErrorRecord):
-                answers[k]["triples"].append({**relation_json(pair, None), "error": output.message})
-            elif keep(output, schema, jobs[k].threshold, jobs[k].include_na):
-                answers[k]["triples"].append(relation_json(pair, output))
+        scored = score_documents(extractor, documents, max_entities=limits.max_entities, max_pairs=limits.max_pairs)
+        answers = []
+        for job, document, results in zip(jobs, documents, scored, strict=True):
+            triples = [
+                error_json(pair, output) if isinstance(output, ErrorRecord) else relation_json(pair, output)
+                for pair, output in results
+                if isinstance(output, ErrorRecord) or keep(output, schema, job.threshold, job.include_na)
+            ]
+            answers.append({"id": document.id, "pairs": len(results), "triples": triples})
         return answers
 
     async def worker() -> None:

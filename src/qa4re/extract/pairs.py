@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa4re.datasets.base import require
 from qa4re.errors import DataError
 from qa4re.schemas.model import RelationSchema
 from qa4re.types import Entity, ErrorRecord, Prediction, RelationInstance
+
+if TYPE_CHECKING:
+    from qa4re.extract.pipeline import Extractor
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,17 @@ def candidate_pairs(
     return pairs
 
 
+def score_documents(
+    extractor: Extractor, documents: Sequence[Document], *, max_entities: int = 20, max_pairs: int = 200
+) -> list[list[tuple[Pair, Prediction | ErrorRecord]]]:
+    """The candidate pairs of several documents scored as one stream, each with its output, per document."""
+    pairs = [(k, p) for k, d in enumerate(documents) for p in candidate_pairs(d, extractor.schema, max_entities=max_entities, max_pairs=max_pairs)]
+    scored: list[list[tuple[Pair, Prediction | ErrorRecord]]] = [[] for _ in documents]
+    for (k, pair), output in zip(pairs, extractor.predict(p.instance for _, p in pairs), strict=True):
+        scored[k].append((pair, output))
+    return scored
+
+
 def keep(prediction: Prediction, schema: RelationSchema, threshold: float = 0.0, include_na: bool = False) -> bool:
     """Whether a prediction becomes an output triple: a relation, confident enough, NA only when asked."""
     if prediction.relation is None or prediction.confidence < threshold:
@@ -169,6 +183,11 @@ def relation_json(pair: Pair, prediction: Prediction | None) -> dict[str, Any]:
         "confidence": prediction.confidence if prediction else None,
         "evidence": instance.text,
     }
+
+
+def error_json(pair: Pair, error: ErrorRecord) -> dict[str, Any]:
+    """A pair the model could not score: :func:`relation_json` without a relation, and the reason."""
+    return {**relation_json(pair, None), "error": error.message}
 
 
 def triple(pair: Pair, prediction: Prediction) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from spacy.tokens import Doc
 
 from qa4re.evaluation.run import ModelSettings
 from qa4re.extract.ner import mentions
-from qa4re.extract.pairs import Document, Pair, candidate_pairs, keep, relation_json
+from qa4re.extract.pairs import Document, error_json, keep, relation_json, score_documents
 from qa4re.extract.pipeline import Extractor, ExtractorConfig
 from qa4re.schemas.entity_types import EntityTypeMap, load_entity_types
 from qa4re.schemas.loader import load_schema
@@ -52,18 +52,18 @@ class RelationExtractor:
         """Score the pairs of ``batch_size`` Docs together."""
         stream = iter(docs)
         while chunk := list(itertools.islice(stream, batch_size)):
-            pairs: list[tuple[int, Pair]] = []
+            documents = []
             for k, doc in enumerate(chunk):
                 entities, sentences = mentions(doc, self.entity_types)
-                document = Document(str(k), doc.text, entities, "doc", k + 1, sentences)
-                found = candidate_pairs(document, self.extractor.schema, max_entities=self.max_entities, max_pairs=self.max_pairs)
-                pairs.extend((k, pair) for pair in found)
-                doc._.relations, doc._.relation_errors = [], []
-            for (k, pair), output in zip(pairs, self.extractor.predict(p.instance for _, p in pairs), strict=True):
-                if isinstance(output, ErrorRecord):
-                    chunk[k]._.relation_errors.append({**relation_json(pair, None), "error": output.message})
-                elif keep(output, self.extractor.schema, self.threshold, self.include_na):
-                    chunk[k]._.relations.append(relation_json(pair, output))
+                documents.append(Document(str(k), doc.text, entities, "doc", k + 1, sentences))
+            scored = score_documents(self.extractor, documents, max_entities=self.max_entities, max_pairs=self.max_pairs)
+            for doc, results in zip(chunk, scored, strict=True):
+                doc._.relation_errors = [error_json(pair, output) for pair, output in results if isinstance(output, ErrorRecord)]
+                doc._.relations = [
+                    relation_json(pair, output)
+                    for pair, output in results
+                    if not isinstance(output, ErrorRecord) and keep(output, self.extractor.schema, self.threshold, self.include_na)
+                ]
             yield from chunk
 
 
