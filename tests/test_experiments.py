@@ -53,6 +53,8 @@ def test_cells_cover_the_grid_with_paths_relative_to_the_file(tmp_path: Path) ->
         ("datasets: [{dataset: semeval, data: x}]\nshots: [0, -1]\n", "grid.yaml: shots: expected a non-empty list of integers"),
         ("datasets: [{dataset: semeval, data: x}]\nvariants: {t: {na_threshold: test}}\nmethods: [t]\n", "variants.t.na_threshold: only 'dev'"),
         ("datasets: []\n", "grid.yaml: datasets: required"),
+        ("datasets: [{dataset: semeval, data: x}]\nvariants: {t: {debias: pryde}}\nmethods: [t]\n", "variants.t.debias: Unknown debias 'pryde'. Did you mean"),
+        ("datasets: [{dataset: semeval, data: x, unknown_type_pair: nah}]\n", "datasets[0].unknown_type_pair: Unknown unknown_type_pair policy 'nah'"),
         ("[1, 2]\n", "expected a mapping at the top level"),
     ],
 )

@@ -80,6 +80,15 @@ def test_chat_template_wraps_the_prompt_and_completion_mode_adds_a_space(
     assert embedded_completion_backend.tokenizer.decode(plain.answer_ids["A"]) == " A"
 
 
+def test_answer_prefix_starts_the_assistant_turn_and_the_letter_follows_a_space(embedded_backend: TransformersBackend) -> None:
+    chat = embedded_backend._prompt_text("Hi", "You are a helpful assistant.", "Option:")
+    assert chat.endswith("<|im_start|>assistant\nOption:") and "<|im_start|>user\nHi<|im_end|>" in chat
+    encoded = embedded_backend._encode(ScoreRequest(SHORT, ("A",), answer_prefix="Option:"))
+    assert embedded_backend.tokenizer.decode(encoded.answer_ids["A"]) == " A"
+    plain, prefixed = embedded_backend.score_options([ScoreRequest(GOLDEN_PROMPT, LETTERS), ScoreRequest(GOLDEN_PROMPT, LETTERS, answer_prefix="Option:")])
+    assert plain.logprobs != prefixed.logprobs  # the letters are read at a different position
+
+
 def test_embedded_model_letter_scores_are_pinned(embedded_backend: TransformersBackend) -> None:
     """Golden log-probabilities of the golden prompt (torch pinned in constraints.txt)."""
     scores = embedded_backend.score_options([ScoreRequest(GOLDEN_PROMPT, LETTERS)])[0].logprobs

@@ -24,6 +24,7 @@ from qa4re.experiments.config import load_experiment
 from qa4re.experiments.plots import write_plots
 from qa4re.experiments.report import compare_to_baseline, group_results, results_json, write_results
 from qa4re.experiments.runner import CellResult, run_experiment
+from qa4re.extract.debias import Debias
 from qa4re.extract.ner import detect_entities, load_pipeline
 from qa4re.extract.pairs import Pair, candidate_pairs, keep, read_documents, triple
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
@@ -72,6 +73,15 @@ LetterTokenizerOpt = Annotated[
 RetriesOpt = Annotated[int, typer.Option(help="openai:<name> models: retries per request (backoff with jitter, Retry-After honoured).")]
 PriceInOpt = Annotated[Optional[float], typer.Option(help="Price per million prompt tokens, for the cost estimate.")]  # noqa: UP045
 PriceOutOpt = Annotated[Optional[float], typer.Option(help="Price per million completion tokens, for the cost estimate.")]  # noqa: UP045
+AnswerPrefixOpt = Annotated[
+    str, typer.Option(help="Text the model's reply starts with before the letter (chat: prefilled assistant turn), e.g. 'Option:'. Default: none (the paper).")
+]
+DebiasOpt = Annotated[
+    Debias,
+    typer.Option(help="Position-bias removal: permute (average over --permutations cyclic shifts), pride (prior from shifts of a few inputs), content-free."),
+]
+PermutationsOpt = Annotated[int, typer.Option(min=1, help="--debias permute: cyclic shifts of the options per example (each one model call).")]
+PriorSamplesOpt = Annotated[int, typer.Option(min=1, help="--debias pride: inputs per option count whose cyclic shifts estimate the prior.")]
 CacheOpt = Annotated[Optional[Path], typer.Option(help="Model-output cache file (default: $QA4RE_CACHE_DIR/outputs.sqlite).")]  # noqa: UP045
 
 
@@ -123,6 +133,10 @@ def evaluate_command(
     shuffle_options: ShuffleOpt = False,
     shared_demonstrations: SharedDemosOpt = False,
     na_threshold: Annotated[Optional[float], typer.Option(help="Predict NA when the best non-NA relation's probability is below this.")] = None,  # noqa: UP045
+    answer_prefix: AnswerPrefixOpt = "",
+    debias: DebiasOpt = Debias.NONE,
+    permutations: PermutationsOpt = 4,
+    prior_samples: PriorSamplesOpt = 8,
     on_error: OnErrorOpt = OnError.STOP,
     cache: CacheOpt = None,
     base_url: BaseUrlOpt = None,
@@ -139,7 +153,8 @@ def evaluate_command(
         dataset=dataset, data=data, output=output, split=split, limit=limit, seed=seed, method=method, schema=schema,
         templates=templates, shots=shots, demonstrations=demonstrations, on_error=on_error, scoring=scoring,
         use_constraints=constraints, unknown_type_pair=unknown_type_pair, na_first=na_first, shuffle_options=shuffle_options,
-        na_threshold=na_threshold, shared_demonstrations=shared_demonstrations,
+        na_threshold=na_threshold, shared_demonstrations=shared_demonstrations, answer_prefix=answer_prefix, debias=debias,
+        permutations=permutations, prior_samples=prior_samples,
         model=ModelSettings(model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, price_per_million_input, price_per_million_output,
                             max_retries, letter_tokenizer),
     )  # fmt: skip
@@ -153,6 +168,8 @@ def evaluate_command(
     Console().print(table)
     run = metrics["run"]
     console.print(f"{run['seconds']} s, {run['model_calls']} new model calls; wrote {output}/predictions.jsonl, metrics.json, report.md")
+    for warning in metrics["diagnostics"]["warnings"]:
+        console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
     if run["model_errors"]:
         console.print(f"[red]{run['model_errors']} examples failed in the model; see their error records[/red]")
         raise typer.Exit(1)
@@ -171,6 +188,10 @@ def predict_command(
     scoring: ScoringOpt = Scoring.LOGPROBS,
     constraints: ConstraintsOpt = True,
     unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
+    answer_prefix: AnswerPrefixOpt = "",
+    debias: DebiasOpt = Debias.NONE,
+    permutations: PermutationsOpt = 4,
+    prior_samples: PriorSamplesOpt = 8,
     on_error: OnErrorOpt = OnError.STOP,
     cache: CacheOpt = None,
     base_url: BaseUrlOpt = None,
@@ -186,7 +207,8 @@ def predict_command(
     backend = ModelSettings(
         model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries, letter_tokenizer=letter_tokenizer
     ).build()
-    config = ExtractorConfig(method=method, use_constraints=constraints, unknown_type_pair=unknown_type_pair, scoring=scoring)
+    config = ExtractorConfig(method=method, use_constraints=constraints, unknown_type_pair=unknown_type_pair, scoring=scoring,
+                             answer_prefix=answer_prefix, debias=debias, permutations=permutations, prior_samples=prior_samples)  # fmt: skip
     extractor = Extractor(relation_schema, backend, config)
     output.parent.mkdir(parents=True, exist_ok=True)
     errors = 0

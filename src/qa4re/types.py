@@ -68,6 +68,7 @@ class Prediction:
     scoring: str = "logprobs"
     candidates_fallback: bool = False
     error: str | None = None
+    letter_mass: float | None = None  # probability the model put on the options at the scored position, before renormalizing
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -83,6 +84,8 @@ class Prediction:
             "letter_to_relation": self.letter_to_relation,
             "prompt_sha256": self.prompt_sha256,
         }
+        if self.letter_mass is not None:
+            record["letter_mass"] = self.letter_mass
         if self.candidates_fallback:
             record["candidates_fallback"] = True
         if self.error is not None:

@@ -17,12 +17,15 @@ class ScoreRequest:
     ``answers`` are the option labels as the model should produce them (``"A"``, ``"B"``, ...
     for QA4RE; raw relation labels for vanilla). A backend decides their surface form (a
     completion model sees ``" A"`` after ``Option:``; a chat or seq2seq model sees ``"A"``).
-    ``system`` is used only by backends that send chat messages.
+    ``system`` is used only by backends that send chat messages. ``answer_prefix`` is text the
+    model's reply starts with before the answer (for a chat model, prefilled into the assistant
+    turn; otherwise appended to the prompt), so the answer is read where the model gives it.
     """
 
     prompt: str
     answers: tuple[str, ...]
     system: str | None = DEFAULT_SYSTEM_MESSAGE
+    answer_prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -259,8 +259,10 @@ class OpenAIBackend:
     def _failure(self, exc: BaseException) -> str:
         return redact(f"{type(exc).__name__}: {exc}", self._key)
 
-    def _messages(self, prompt: str, system: str | None) -> list[dict[str, str]]:
-        return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    def _messages(self, prompt: str, system: str | None, answer_prefix: str = "") -> list[dict[str, str]]:
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+        # A trailing assistant message is continued by servers that support prefill (llama.cpp, vLLM).
+        return messages + ([{"role": "assistant", "content": answer_prefix}] if answer_prefix else [])
 
     # ---- the seam ----------------------------------------------------------------------
 
@@ -272,7 +274,7 @@ class OpenAIBackend:
         extra: dict[str, Any] = {"logit_bias": letter_bias(request.answers, self.letter_ids)} if self.letter_ids else {}
         if self.api == "chat":
             response = await client.chat.completions.create(
-                model=self.model, messages=self._messages(request.prompt, request.system), max_tokens=1, temperature=0,
+                model=self.model, messages=self._messages(request.prompt, request.system, request.answer_prefix), max_tokens=1, temperature=0,
                 logprobs=True, top_logprobs=self.top_logprobs, **extra,
             )  # fmt: skip
             choice = response.choices[0]
@@ -281,7 +283,7 @@ class OpenAIBackend:
             text = choice.message.content or ""
         else:
             response = await client.completions.create(
-                model=self.model, prompt=request.prompt, max_tokens=1, temperature=0, logprobs=self.top_logprobs, **extra
+                model=self.model, prompt=request.prompt + request.answer_prefix, max_tokens=1, temperature=0, logprobs=self.top_logprobs, **extra
             )
             choice = response.choices[0]
             lists = getattr(choice.logprobs, "top_logprobs", None) if choice.logprobs else None

@@ -168,11 +168,12 @@ class TransformersBackend:
 
     # ---- text -> ids -------------------------------------------------------------------
 
-    def _prompt_text(self, prompt: str, system: str | None) -> str:
+    def _prompt_text(self, prompt: str, system: str | None, answer_prefix: str = "") -> str:
+        """The model's input text; ``answer_prefix`` starts the assistant turn (chat) or follows the prompt."""
         if not self.use_chat_template:
-            return prompt
+            return prompt + answer_prefix
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-        return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+        return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)) + answer_prefix
 
     def _ids(self, text: str) -> list[int]:
         # Chat-template text already holds its special tokens; T5 wants its trailing </s>.
@@ -180,14 +181,16 @@ class TransformersBackend:
         return ids
 
     def _encode(self, request: ScoreRequest) -> _Encoded:
-        text = self._prompt_text(request.prompt, request.system)
+        text = self._prompt_text(request.prompt, request.system, request.answer_prefix)
         prompt_ids = self._ids(text)
+        # The answer follows a chat turn's start directly, or a space after other text ("Option: A").
+        bare = text[-1:].isspace() or (self.use_chat_template and not request.answer_prefix)
         answers: dict[str, list[int]] = {}
         for answer in request.answers:
             if self.is_seq2seq:
                 answers[answer] = self.tokenizer(answer, add_special_tokens=False)["input_ids"]
                 continue
-            surface = answer if self.use_chat_template or text[-1:].isspace() else " " + answer
+            surface = answer if bare else " " + answer
             # Tokenize prompt + answer together (as the model would see it) and keep the tail.
             whole = self._ids(text + surface)
             if whole[: len(prompt_ids)] == prompt_ids:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from qa4re.datasets.base import Item, OnError, sample_positions
 from qa4re.datasets.jsonl import read_jsonl
+from qa4re.datasets.redocred import read_redocred, read_redocred_evidence
 from qa4re.datasets.semeval import SPLIT_FILES as SEMEVAL_SPLIT_FILES
 from qa4re.datasets.semeval import read_semeval
 from qa4re.datasets.tacred import read_tacred
@@ -20,6 +21,8 @@ DATASETS: dict[str, tuple[Reader, str | None]] = {
     "tacrev": (read_tacred, "tacrev"),
     "retacred": (read_tacred, "retacred"),
     "semeval": (read_semeval, "semeval"),
+    "redocred": (read_redocred, "redocred"),
+    "redocred-evidence": (read_redocred_evidence, "redocred"),
     "jsonl": (read_jsonl, None),
 }
 
@@ -34,7 +37,12 @@ def dataset_file(dataset: str, data: Path, split: str) -> Path:
         return data
     if not data.is_dir():
         raise DataError(str(data), None, None, "no such file or directory")
-    names = [SEMEVAL_SPLIT_FILES.get(split, split)] if dataset == "semeval" else [f"{split}.json", f"{split}.jsonl"]
+    if dataset == "semeval":
+        names = [SEMEVAL_SPLIT_FILES.get(split, split)]
+    elif dataset.startswith("redocred"):
+        names = [f"{split}_sentence_re.jsonl.gz", f"{split}_sentence_re.jsonl"]
+    else:
+        names = [f"{split}.json", f"{split}.jsonl"]
     for name in names:
         if (data / name).is_file():
             return data / name

@@ -45,12 +45,23 @@ def headline_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     if "semeval_official_macro_f1" in metrics:
         rows.append(("SemEval official macro-F1", f"{100 * metrics['semeval_official_macro_f1']:.2f}"))
     rows += [("examples", str(metrics["n_examples"])), ("errors", str(metrics["n_errors"]))]
+    diagnostics = metrics.get("diagnostics") or {}
+    if diagnostics.get("top_answer_share") is not None:
+        rows.append(("top answer", f"'{diagnostics['top_answer']}' {100 * diagnostics['top_answer_share']:.1f}%"))
+    if diagnostics.get("mean_letter_mass") is not None:
+        rows.append(("mean letter mass", f"{100 * diagnostics['mean_letter_mass']:.1f}%"))
+    if "gold_rank" in diagnostics:
+        g = diagnostics["gold_rank"]
+        rows.append(("gold rank (chance)", f"{g['mean']:.2f} ({g['chance']:.2f})"))
+        rows.append(("gold rank advantage [95% CI]", f"{g['advantage']:.2f} [{g['advantage_ci95'][0]:.2f}, {g['advantage_ci95'][1]:.2f}]"))
     return rows
 
 
 def render_report(metrics: dict[str, Any], run: dict[str, Any]) -> str:
     """report.md: headline table, run settings, per-relation table, confusion matrix."""
-    lines = ["# qa4re evaluation", "", "| metric | value |", "|---|---|"]
+    lines = ["# qa4re evaluation", ""]
+    lines += [f"> **Warning:** {w}" + "\n" for w in (metrics.get("diagnostics") or {}).get("warnings", [])]
+    lines += ["| metric | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in headline_rows(metrics)]
     lines += ["", "## Run", "", "```", json.dumps(run, indent=2), "```", "", "## Per relation", ""]
     lines += ["| relation | P | R | F1 | gold | predicted |", "|---|---|---|---|---|---|"]

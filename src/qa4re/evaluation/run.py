@@ -18,7 +18,9 @@ from qa4re.backends.embedded import cache_dir
 from qa4re.backends.registry import get_backend
 from qa4re.datasets import DATASETS, Item, OnError, dataset_file, read_dataset, sample_positions
 from qa4re.errors import ConfigError, DataError
+from qa4re.evaluation.diagnostics import AnswerDiagnostics
 from qa4re.evaluation.report import compute_metrics, write_outputs
+from qa4re.extract.debias import Debias
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, Output, Scoring
 from qa4re.prompts.render import Method
 from qa4re.schemas.loader import load_schema
@@ -82,6 +84,10 @@ class EvaluationSettings:
     na_threshold: float | None = None
     shared_demonstrations: bool = False
     sample_seed: int | None = None  # seed of the --limit sample (default: ``seed``); ``seed`` then drives demonstrations and shuffles
+    answer_prefix: str = ""
+    debias: Debias = Debias.NONE
+    permutations: int = 4
+    prior_samples: int = 8
     model: ModelSettings = field(default_factory=ModelSettings)
 
     def extractor_config(self) -> ExtractorConfig:
@@ -89,7 +95,8 @@ class EvaluationSettings:
         return ExtractorConfig(
             method=self.method, shots=self.shots, seed=self.seed, use_constraints=self.use_constraints, unknown_type_pair=self.unknown_type_pair,
             scoring=self.scoring, na_first=self.na_first, shuffle_options=self.shuffle_options, na_threshold=self.na_threshold,
-            shared_demonstrations=self.shared_demonstrations,
+            shared_demonstrations=self.shared_demonstrations, answer_prefix=self.answer_prefix, debias=self.debias,
+            permutations=self.permutations, prior_samples=self.prior_samples,
         )  # fmt: skip
 
 
@@ -164,6 +171,7 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     advance = progress(n_examples) if progress else (lambda _: None)
     settings.output.mkdir(parents=True, exist_ok=True)
     pairs: Counter[tuple[str, str | None]] = Counter()
+    diagnostics = AnswerDiagnostics()
     n_errors = n_model_errors = 0
     started = time.perf_counter()
     calls_before = getattr(backend, "calls", 0)
@@ -174,6 +182,8 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
             if isinstance(output, ErrorRecord) or output.error is not None:
                 n_errors += 1
                 n_model_errors += isinstance(output, ErrorRecord) and output.kind == "model"
+            if isinstance(output, Prediction):
+                diagnostics.add(output)
             if output.gold is not None and not (isinstance(output, ErrorRecord) and output.kind == "data"):
                 pairs[output.gold, output.relation if isinstance(output, Prediction) else None] += 1
             advance(1)
@@ -181,9 +191,11 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     run["seconds"] = round(time.perf_counter() - started, 2)
     run["model_calls"] = getattr(backend, "calls", 0) - calls_before if hasattr(backend, "calls") else None
     run["model_errors"] = n_model_errors
+    run["model_calls_per_example"] = round(run["model_calls"] / n_examples, 3) if run["model_calls"] is not None and n_examples else None
     usage = getattr(getattr(backend, "backend", backend), "usage", None)
     if usage is not None:
         run["usage"] = {**asdict(usage), "estimated_cost": estimated_cost(usage, settings.model)}
     metrics = compute_metrics(pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval")
+    metrics["diagnostics"] = diagnostics.summary()
     write_outputs(settings.output, metrics, run)
     return {**metrics, "run": run}

@@ -15,9 +15,15 @@ import yaml
 
 from qa4re.datasets import DATASETS
 from qa4re.errors import ConfigError, UnknownNameError
+from qa4re.extract.debias import Debias
+from qa4re.extract.pipeline import Scoring
 from qa4re.prompts.render import Method
+from qa4re.schemas.model import UnknownTypePair
 
-VARIANT_KEYS = {"method": str, "constraints": bool, "na_first": bool, "shuffle_options": bool, "shared_demonstrations": bool, "na_threshold": str}
+VARIANT_KEYS = {
+    "method": str, "constraints": bool, "na_first": bool, "shuffle_options": bool, "shared_demonstrations": bool, "na_threshold": str,
+    "scoring": str, "answer_prefix": str, "debias": str, "permutations": int, "prior_samples": int,
+}  # fmt: skip
 DEFAULT_TEMPLATES = "default"  # the schema's own default template set
 
 
@@ -32,6 +38,11 @@ class Variant:
     shuffle_options: bool = False
     shared_demonstrations: bool = False
     calibrate_na_threshold: bool = False  # choose an NA threshold on the dataset's dev sample
+    scoring: Scoring = Scoring.LOGPROBS
+    answer_prefix: str = ""
+    debias: Debias = Debias.NONE
+    permutations: int = 4
+    prior_samples: int = 8
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class DatasetSpec:
     dev_limit: int | None = None
     template_sets: tuple[str, ...] = (DEFAULT_TEMPLATES,)
     schema: str | None = None
+    unknown_type_pair: UnknownTypePair = UnknownTypePair.ALL
 
 
 @dataclass(frozen=True)
@@ -150,9 +162,18 @@ def _variant(reader: _Reader, name: str, data: Any) -> Variant:
     threshold = data.get("na_threshold")
     if threshold not in (None, "dev"):
         raise reader.fail(f"{where}na_threshold", "only 'dev' is allowed: the threshold is chosen on the dev sample, never on test")
+    choices: dict[str, type[Scoring] | type[Debias]] = {"scoring": Scoring, "debias": Debias}
+    chosen: dict[str, Any] = {}
+    for key, kind in choices.items():
+        values = [member.value for member in kind]
+        try:
+            chosen[key] = kind(data.get(key, values[0]))
+        except ValueError:
+            raise reader.fail(f"{where}{key}", str(UnknownNameError(key, str(data.get(key)), values))) from None
     return Variant(
         name, method, data.get("constraints", True), data.get("na_first", False), data.get("shuffle_options", False),
-        data.get("shared_demonstrations", False), threshold == "dev",
+        data.get("shared_demonstrations", False), threshold == "dev", chosen["scoring"], data.get("answer_prefix", ""), chosen["debias"],
+        data.get("permutations", 4), data.get("prior_samples", 8),
     )  # fmt: skip
 
 
@@ -160,7 +181,7 @@ def _dataset(reader: _Reader, index: int, data: Any) -> DatasetSpec:
     where = f"datasets[{index}]."
     if not isinstance(data, Mapping):
         raise reader.fail(f"datasets[{index}]", "expected a mapping with dataset and data")
-    reader.known(data, {"dataset", "data", "split", "limit", "dev_split", "dev_limit", "template_sets", "schema"}, where)
+    reader.known(data, {"dataset", "data", "split", "limit", "dev_split", "dev_limit", "template_sets", "schema", "unknown_type_pair"}, where)
     name = reader.get(data, "dataset", str, None, where)
     if name not in DATASETS:
         raise reader.fail(f"{where}dataset", str(UnknownNameError("dataset", str(name), DATASETS)))
@@ -170,8 +191,13 @@ def _dataset(reader: _Reader, index: int, data: Any) -> DatasetSpec:
     sets = reader.get(data, "template_sets", list, [DEFAULT_TEMPLATES], where)
     if not sets or any(not isinstance(s, str) for s in sets):
         raise reader.fail(f"{where}template_sets", "expected a non-empty list of template set names")
+    unknown = reader.get(data, "unknown_type_pair", str, UnknownTypePair.ALL.value, where)
+    if unknown not in {u.value for u in UnknownTypePair}:
+        policies = [u.value for u in UnknownTypePair]
+        raise reader.fail(f"{where}unknown_type_pair", str(UnknownNameError("unknown_type_pair policy", unknown, policies)))
     return DatasetSpec(
-        dataset=name, data=reader.path(folder), split=reader.get(data, "split", str, "test", where), limit=reader.get(data, "limit", int, None, where),
+        dataset=name, data=reader.path(folder), unknown_type_pair=UnknownTypePair(unknown), split=reader.get(data, "split", str, "test", where),
+        limit=reader.get(data, "limit", int, None, where),
         dev_split=reader.get(data, "dev_split", str, None, where), dev_limit=reader.get(data, "dev_limit", int, None, where),
         template_sets=tuple(sets), schema=reader.get(data, "schema", str, None, where),
     )  # fmt: skip

@@ -65,7 +65,9 @@ def _settings(config: ExperimentConfig, cell: Cell, output: Path, model: ModelSe
         dataset=d.dataset, data=d.data, output=output, split=(d.dev_split or d.split) if dev else d.split, limit=d.dev_limit if dev else d.limit,
         seed=cell.seed, sample_seed=config.sample_seed, method=v.method, schema=d.schema,
         templates=None if cell.templates == DEFAULT_TEMPLATES else cell.templates, shots=cell.shots, use_constraints=v.constraints,
+        unknown_type_pair=d.unknown_type_pair,
         na_first=v.na_first, shuffle_options=v.shuffle_options, shared_demonstrations=v.shared_demonstrations, na_threshold=threshold,
+        scoring=v.scoring, answer_prefix=v.answer_prefix, debias=v.debias, permutations=v.permutations, prior_samples=v.prior_samples,
         model=model,
     )  # fmt: skip
 

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
+import math
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from itertools import islice
 
 from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE, Backend, GenerateRequest, OptionScores, ScoreRequest
+from qa4re.extract.debias import (
+    CONTENT_FREE,
+    Debias,
+    PositionPriors,
+    cyclic_shifts,
+    divide_prior,
+    letter_mass,
+    permutation_average,
+    position_prior,
+    position_probabilities,
+)
 from qa4re.extract.decode import apply_na_threshold, decide, parse_label, parse_letter
 from qa4re.prompts.options import OptionOrder
 from qa4re.prompts.render import Demonstration, Method, RenderedPrompt, build_options, render_prompt, select_demonstrations
 from qa4re.schemas.model import RelationSchema, UnknownTypePair
-from qa4re.types import ErrorRecord, Prediction, RelationInstance
+from qa4re.types import Entity, ErrorRecord, Prediction, RelationInstance
 
 Item = RelationInstance | ErrorRecord
 Output = Prediction | ErrorRecord
@@ -42,10 +54,14 @@ class ExtractorConfig:
     shuffle_options: bool = False  # ablation: candidates in a seeded random order per example
     na_threshold: float | None = None  # predict NA when the best non-NA relation's probability is below this
     shared_demonstrations: bool = False  # the same demonstrations for every instance of a type pair (default: drawn per instance)
+    answer_prefix: str = ""  # the start of the model's reply before its answer (chat: prefilled assistant turn)
+    debias: Debias = Debias.NONE  # position-bias removal (logprobs scoring only)
+    permutations: int = 4  # cyclic shifts per example for Debias.PERMUTE
+    prior_samples: int = 8  # inputs per option count whose cyclic shifts estimate the PriDe prior
 
-    def option_order(self, instance: RelationInstance) -> OptionOrder:
+    def option_order(self, instance: RelationInstance, rotation: int = 0) -> OptionOrder:
         """The option order of ``instance`` (the shuffle depends only on the seed and its id)."""
-        return OptionOrder(self.na_first, f"{self.seed}:{instance.id}" if self.shuffle_options else None)
+        return OptionOrder(self.na_first, f"{self.seed}:{instance.id}" if self.shuffle_options else None, rotation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +116,12 @@ class PromptBuilder:
             demos.append(Demonstration(demo, options, answer))
         return demos
 
-    def prepare(self, instance: RelationInstance) -> PreparedPrompt | Output:
-        """The prompt of ``instance``, or its final output when no model call is needed."""
+    def prepare(self, instance: RelationInstance, rotation: int = 0, content_free: bool = False) -> PreparedPrompt | Output:
+        """The prompt of ``instance``, or its final output when no model call is needed.
+
+        ``rotation`` cyclically shifts the options; ``content_free`` shows ``N/A`` for the sentence and
+        both mentions (same candidates, options and demonstrations) to measure the answer prior.
+        """
         schema = self.schema
         if instance.relation is not None and instance.relation not in schema.relations:
             message = f"unknown gold relation '{instance.relation}' for schema {schema.name} (id {instance.id})"
@@ -113,9 +133,27 @@ class PromptBuilder:
                                   scoring="rule", candidates_fallback=True)  # fmt: skip
             message = f"type pair {instance.type_pair} is not in the schema's constraints (id {instance.id})"
             return ErrorRecord(instance.id, instance.source, None, "type", message, instance.relation)
-        options = build_options(self.config.method, schema, instance, candidates, self.config.option_order(instance))
+        shown = content_free_instance(instance) if content_free else instance
+        options = build_options(self.config.method, schema, shown, candidates, self.config.option_order(instance, rotation))
         demonstrations = self._demonstrations(instance) if self._pool else ()
-        return PreparedPrompt(instance, render_prompt(self.config.method, instance, options, demonstrations), fallback)
+        return PreparedPrompt(instance, render_prompt(self.config.method, shown, options, demonstrations), fallback)
+
+
+def content_free_instance(instance: RelationInstance) -> RelationInstance:
+    """``instance`` with ``N/A`` for its sentence and both mentions (types kept)."""
+    gap = len(CONTENT_FREE) + 1
+    subj, obj = Entity(0, len(CONTENT_FREE), instance.subj.type), Entity(gap, gap + len(CONTENT_FREE), instance.obj.type)
+    return replace(instance, text=f"{CONTENT_FREE} {CONTENT_FREE}", subj=subj, obj=obj)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The prompts scored for one instance: its own (rotation 0) and the debiasing extras."""
+
+    prompt: PreparedPrompt
+    rotations: dict[int, PreparedPrompt]
+    content_free: PreparedPrompt | None = None
+    estimates_prior: bool = False
 
 
 class Extractor:
@@ -136,6 +174,8 @@ class Extractor:
         self.backend = backend
         self.config = config or ExtractorConfig()
         self.prompts = PromptBuilder(schema, self.config, demonstrations)
+        self.priors = PositionPriors(self.config.prior_samples)
+        self._content_free: OrderedDict[str, list[float]] = OrderedDict()  # prompt text -> probabilities, bounded
 
     def predict(self, items: Iterable[Item], chunk_size: int | None = None) -> Iterator[Output]:
         """Stream one output per item, in order; memory stays bounded by ``chunk_size``."""
@@ -156,8 +196,7 @@ class Extractor:
         system = self.config.system
         try:
             if self.config.scoring is Scoring.LOGPROBS:
-                scores = self.backend.score_options([ScoreRequest(p.prompt.text, p.prompt.answers, system) for p in pending])
-                return [self._from_scores(p, s) for p, s in zip(pending, scores, strict=True)]
+                return self._score(pending)
             max_tokens = 4 if self.config.method is Method.QA4RE else 32
             texts = self.backend.generate([GenerateRequest(p.prompt.text, max_tokens, ("\n",), system) for p in pending])
             return [self._from_text(p, t) for p, t in zip(pending, texts, strict=True)]
@@ -170,21 +209,94 @@ class Extractor:
                 ErrorRecord(p.instance.id, p.instance.source, None, None, f"model call failed: {type(exc).__name__}: {exc}", p.instance.relation, kind="model")
             ]
 
+    def _plan(self, pending: Sequence[PreparedPrompt]) -> list[_Plan]:
+        """Which prompts each instance needs under the debiasing setting (PriDe: the first inputs of
+        each option count, in stream order, estimate its prior from all their cyclic shifts)."""
+        debias, plans = self.config.debias, []
+        planned: defaultdict[int, int] = defaultdict(int)
+        for p in pending:
+            n = len(p.prompt.options)
+            shifts = [0]
+            estimates = debias is Debias.PRIDE and self.priors.count(n) + planned[n] < self.priors.samples and n > 1
+            if estimates:
+                planned[n] += 1
+                shifts = cyclic_shifts(n, n)
+            elif debias is Debias.PERMUTE:
+                shifts = cyclic_shifts(n, self.config.permutations)
+            rotations = {r: p if r == 0 else self._prepared(p.instance, rotation=r) for r in shifts}
+            content_free = self._prepared(p.instance, content_free=True) if debias is Debias.CONTENT_FREE else None
+            plans.append(_Plan(p, rotations, content_free, estimates))
+        return plans
+
+    def _prepared(self, instance: RelationInstance, rotation: int = 0, content_free: bool = False) -> PreparedPrompt:
+        prepared = self.prompts.prepare(instance, rotation, content_free)
+        assert isinstance(prepared, PreparedPrompt)  # the instance itself was prepared, so its variants are
+        return prepared
+
+    def _request(self, p: PreparedPrompt) -> ScoreRequest:
+        return ScoreRequest(p.prompt.text, p.prompt.answers, self.config.system, self.config.answer_prefix)
+
+    def _score(self, pending: Sequence[PreparedPrompt]) -> list[Output]:
+        """Score every planned prompt in one backend call, then debias and decide per instance."""
+        plans = self._plan(pending)
+        prompts = [q for plan in plans for q in plan.rotations.values()]
+        free = {q.prompt.text: q for plan in plans if (q := plan.content_free) is not None and q.prompt.text not in self._content_free}
+        scores = self.backend.score_options([self._request(q) for q in [*prompts, *free.values()]])
+        by_text = {q.prompt.text: s for q, s in zip([*prompts, *free.values()], scores, strict=True)}
+        for text, q in free.items():
+            if by_text[text].error is None:
+                self._content_free[text] = position_probabilities(q.prompt.options, by_text[text].logprobs)
+        while len(self._content_free) > 4096:
+            self._content_free.popitem(last=False)
+        # PriDe priors first, so the instances after them in the same chunk are already debiased.
+        for plan in plans:
+            shifted = {r: by_text[q.prompt.text] for r, q in plan.rotations.items()}
+            if plan.estimates_prior and all(s.error is None for s in shifted.values()):
+                by_position = {r: position_probabilities(plan.rotations[r].prompt.options, s.logprobs) for r, s in shifted.items()}
+                self.priors.add(position_prior(by_position))
+        return [self._from_scores(plan, by_text) for plan in plans]
+
+    def _debiased(self, plan: _Plan, by_text: dict[str, OptionScores]) -> list[float] | str:
+        """Probabilities of the options of ``plan.prompt`` by position, or why there are none."""
+        options = plan.prompt.prompt.options
+        shifted = {r: by_text[q.prompt.text] for r, q in plan.rotations.items()}
+        failed = next((s.error for s in shifted.values() if s.error is not None), None)
+        if failed is not None:
+            return f"model call failed: {failed}"
+        by_position = {r: position_probabilities(plan.rotations[r].prompt.options, s.logprobs) for r, s in shifted.items()}
+        if not any(by_position[0]):
+            return "the backend could not score any option"
+        if len(by_position) > 1:
+            return permutation_average(by_position)
+        if self.config.debias is Debias.PRIDE and len(options) > 1:
+            return divide_prior(by_position[0], self.priors.get(len(options)))
+        if plan.content_free is not None:
+            prior = self._content_free.get(plan.content_free.prompt.text)
+            if prior is None:
+                return "model call failed on the content-free prompt"
+            return divide_prior(by_position[0], prior)
+        return by_position[0]
+
     def _base(self, p: PreparedPrompt) -> dict[str, object]:
         i = p.instance
         return {"id": i.id, "gold": i.relation, "letter_to_relation": p.prompt.letter_to_relation, "prompt_sha256": prompt_sha256(p.prompt.text),
                 "subj": i.subj_text, "obj": i.obj_text, "candidates_fallback": p.fallback}  # fmt: skip
 
-    def _from_scores(self, p: PreparedPrompt, scores: OptionScores) -> Output:
-        if scores.error is not None:
-            return ErrorRecord(p.instance.id, p.instance.source, None, None, f"model call failed: {scores.error}", p.instance.relation, kind="model")
-        decision = decide(p.prompt.options, scores.logprobs)
+    def _from_scores(self, plan: _Plan, by_text: dict[str, OptionScores]) -> Output:
+        p, scores = plan.prompt, by_text[plan.prompt.prompt.text]
+        probabilities = self._debiased(plan, by_text)
+        if isinstance(probabilities, str):
+            return ErrorRecord(p.instance.id, p.instance.source, None, None, probabilities, p.instance.relation, kind="model")
+        options = p.prompt.options
+        decision = decide(options, {o.letter: math.log(q) if q > 0 else -math.inf for o, q in zip(options, probabilities, strict=True)})
         if decision is None:
             return ErrorRecord(p.instance.id, p.instance.source, None, None, "the backend could not score any option", p.instance.relation, kind="model")
         if self.config.na_threshold is not None:
-            decision = apply_na_threshold(decision, p.prompt.options, self.schema.na_relation, self.config.na_threshold)
+            decision = apply_na_threshold(decision, options, self.schema.na_relation, self.config.na_threshold)
+        mass = letter_mass(options, scores.logprobs) if scores.source == "logprobs" else None
         return Prediction(relation=decision.relation, confidence=decision.confidence, option_probabilities=decision.probabilities,
-                          answer=decision.answer, scoring=scores.source, **self._base(p))  # type: ignore[arg-type]  # fmt: skip
+                          answer=decision.answer, scoring=scores.source, letter_mass=mass,
+                          **self._base(p))  # type: ignore[arg-type]  # fmt: skip
 
     def _from_text(self, p: PreparedPrompt, text: str) -> Output:
         parse = parse_letter if self.config.method is Method.QA4RE else parse_label

@@ -5,9 +5,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from qa4re.schemas.model import RelationSchema, fill_template
 from qa4re.types import Option
+
+T = TypeVar("T")
 
 
 def option_letter(index: int) -> str:
@@ -38,10 +41,13 @@ class OptionOrder:
         na_first: put the NA option first instead of last (ablation).
         shuffle_key: when set, shuffle the candidates with a random stream seeded by this key
             (ablation for position bias); NA keeps its place.
+        rotation: cyclic shift of the finished option list, NA included (debiasing by
+            permutation): the option at position ``i`` moves to position ``i - rotation``.
     """
 
     na_first: bool = False
     shuffle_key: str | None = None
+    rotation: int = 0
 
 
 PAPER_ORDER = OptionOrder()
@@ -55,23 +61,27 @@ def ordered_relations(candidates: Sequence[str], na_relation: str, order: Option
     return [na_relation, *relations] if order.na_first else [*relations, na_relation]
 
 
+def rotated(items: Sequence[T], rotation: int) -> list[T]:
+    """``items`` cyclically shifted left by ``rotation`` positions."""
+    if not items:
+        return []
+    shift = rotation % len(items)
+    return [*items[shift:], *items[:shift]]
+
+
 def qa_options(schema: RelationSchema, candidates: Sequence[str], subj: str, obj: str, order: OptionOrder = PAPER_ORDER) -> tuple[Option, ...]:
     """Lettered QA4RE options: one per template of each candidate, in order, NA last by default.
 
     A relation with several templates owns several letters.
     """
     relations = ordered_relations(candidates, schema.na_relation, order)
-    options: list[Option] = []
-    for relation in relations:
-        for template in schema.templates[relation]:
-            statement = fill_template(template, mention(subj), mention(obj))
-            options.append(Option(option_letter(len(options)), relation, statement))
-    return tuple(options)
+    statements = [(r, fill_template(t, mention(subj), mention(obj))) for r in relations for t in schema.templates[r]]
+    return tuple(Option(option_letter(i), relation, statement) for i, (relation, statement) in enumerate(rotated(statements, order.rotation)))
 
 
 def label_options(schema: RelationSchema, candidates: Sequence[str], order: OptionOrder = PAPER_ORDER) -> tuple[Option, ...]:
     """Vanilla options: the answer is the raw label itself; the statement explains it."""
-    relations = ordered_relations(candidates, schema.na_relation, order)
+    relations = rotated(ordered_relations(candidates, schema.na_relation, order), order.rotation)
     return tuple(
         Option(relation, relation, " OR ".join(fill_template(t, "Entity 1", "Entity 2") for t in schema.templates[relation])) for relation in relations
     )

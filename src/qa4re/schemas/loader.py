@@ -13,7 +13,9 @@ import yaml
 from qa4re.errors import SchemaError, UnknownNameError
 from qa4re.schemas.model import RelationSchema, template_problem
 
-BUILTIN_SCHEMAS = {"tacred": "tacred.v1.yaml", "tacrev": "tacred.v1.yaml", "retacred": "retacred.v1.yaml", "semeval": "semeval.v1.yaml"}
+BUILTIN_SCHEMAS = {
+    "tacred": "tacred.v1.yaml", "tacrev": "tacred.v1.yaml", "retacred": "retacred.v1.yaml", "semeval": "semeval.v1.yaml", "redocred": "redocred.v1.yaml",
+}  # fmt: skip
 
 
 def list_schemas() -> list[str]:

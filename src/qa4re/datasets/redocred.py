@@ -1,0 +1,111 @@
+"""Re-DocRED at sentence level (``../shared/data/redocred/*_sentence_re.jsonl.gz``), 96 Wikidata relations.
+
+One JSON line per (sentence, ordered entity pair): ``tokens``, ``head``/``tail`` with ``text``,
+``token_span`` (``[start, end)`` in tokens) and ``type`` (PER, ORG, LOC, TIME, NUM, MISC),
+``label`` (a relation name or ``no_relation``), ``labels`` (all gold relations of the pair) and
+``evidence_in_sentence`` (True: the annotated evidence is this sentence; None: a triple
+Re-DocRED added without evidence; False: no_relation). The sentence is the space-joined tokens;
+subject = head, object = tail. Files may be gzip-compressed.
+
+``redocred-evidence`` reads the pairs whose label can be checked in the sentence: every
+evidence-verified positive, and as many no_relation pairs (a fixed hash of the pair id picks
+them, so the subset never depends on a seed or on predictions).
+
+Pairs whose two mentions overlap (nested mentions, about 0.1 % of rows) are left out: the
+brackets of the QA4RE prompt cannot nest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from qa4re.datasets.base import Item, OnError, check_spans, guarded, json_object, require
+from qa4re.errors import DataError
+from qa4re.types import Entity, RelationInstance
+
+NA = "no_relation"
+
+
+def _lines(path: Path) -> Iterator[tuple[int, Any]]:
+    source = str(path)
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        yield number, json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        yield number, DataError(source, number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise DataError(source, None, None, f"cannot read: {exc}") from None
+
+
+def _nested(record: Any) -> bool:
+    """The head and tail token spans of ``record`` overlap (malformed records are not nested)."""
+    try:
+        (a, b), (c, d) = record["head"]["token_span"], record["tail"]["token_span"]
+        return bool(a < d and c < b)
+    except (TypeError, KeyError, ValueError):
+        return False
+
+
+def redocred_instance(record: Any, source: str, line: int) -> RelationInstance:
+    """Validate one sentence-level Re-DocRED record."""
+    record = json_object(record, source, line)
+    tokens = require(record, "tokens", list, source, line)
+    if not tokens or not all(isinstance(t, str) for t in tokens):
+        raise DataError(source, line, "tokens", "expected a non-empty list of strings")
+    starts, position = [], 0
+    for token in tokens:
+        starts.append(position)
+        position += len(token) + 1
+
+    def entity(role: str) -> Entity:
+        raw = require(record, role, dict, source, line)
+        span = require(raw, "token_span", list, source, line, f"{role}.")
+        if len(span) != 2 or not all(isinstance(i, int) for i in span) or not 0 <= span[0] < span[1] <= len(tokens):
+            raise DataError(source, line, f"{role}.token_span", f"expected [start, end) inside the {len(tokens)} tokens, got {span!r}")
+        kind = require(raw, "type", str, source, line, f"{role}.")
+        return Entity(starts[span[0]], starts[span[1] - 1] + len(tokens[span[1] - 1]), kind)
+
+    subj, obj = entity("head"), entity("tail")
+    text = " ".join(tokens)
+    check_spans(text, subj, obj, source, line, ("head", "tail"))
+    relation = require(record, "label", str, source, line)
+    return RelationInstance(str(record.get("id", f"{Path(source).name}:{line}")), text, subj, obj, relation, source)
+
+
+def read_redocred(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
+    """Stream every pair of one sentence-level Re-DocRED file."""
+    source = str(path)
+    return guarded((partial(redocred_instance, record, source, line) for line, record in _lines(path) if not _nested(record)), on_error)
+
+
+def _hash_fraction(identifier: str) -> float:
+    return int(hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:12], 16) / 16**12
+
+
+def read_redocred_evidence(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
+    """Evidence-verified positives and about as many no_relation pairs (picked by a hash of their id)."""
+    positives = negatives = 0
+    for _, record in _lines(path):
+        if isinstance(record, dict):
+            positives += record.get("evidence_in_sentence") is True
+            negatives += record.get("label") == NA
+    share = positives / negatives if negatives else 0.0
+
+    def wanted(record: Any) -> bool:
+        if not isinstance(record, dict):
+            return True  # let the parser report it
+        if record.get("label") == NA:
+            return _hash_fraction(str(record.get("id", ""))) < share and not _nested(record)
+        return record.get("evidence_in_sentence") is True and not _nested(record)
+
+    source = str(path)
+    return guarded((partial(redocred_instance, record, source, line) for line, record in _lines(path) if wanted(record)), on_error)

@@ -1,0 +1,108 @@
+"""Does the model answer by meaning or by position? Diagnostics of one run, with warnings.
+
+- top-answer share: how often the most frequent answer was given (a model that always says
+  "B" answers by position, whatever the options say);
+- letter mass: the probability the model put on the option answers at the scored position,
+  before renormalizing (low: the model wanted to say something else there, so the letter
+  distribution says little);
+- gold rank: the rank of the gold relation among the example's candidates by the model's
+  probabilities (1 = best; ties share ranks), against its chance value ``(n + 1) / 2``. A mean
+  advantage (chance - rank) whose bootstrap interval lies above zero shows content signal
+  even when the argmax follows the position.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from qa4re.extract.decode import relation_probabilities
+from qa4re.types import Option, Prediction
+
+TOP_ANSWER_WARNING = 0.8  # warn when one answer is more than this share of all answers
+LETTER_MASS_WARNING = 0.5  # warn when the options hold less than this probability on average
+
+
+def gold_rank(prediction: Prediction) -> tuple[float, float] | None:
+    """(rank of the gold relation, its chance value) among the candidates; None if not rankable."""
+    if prediction.gold is None or not prediction.option_probabilities:
+        return None
+    options = [Option(letter, relation, "") for letter, relation in prediction.letter_to_relation.items()]
+    by_relation = relation_probabilities(options, prediction.option_probabilities)
+    if prediction.gold not in by_relation or len(by_relation) < 2:
+        return None
+    gold = by_relation[prediction.gold]
+    above = sum(p > gold for p in by_relation.values())
+    ties = sum(p == gold for p in by_relation.values()) - 1
+    return 1 + above + ties / 2, (len(by_relation) + 1) / 2
+
+
+def _interval(values: list[float], samples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(samples))
+    tail = (1 - level) / 2
+    return means[int(tail * (samples - 1))], means[int((1 - tail) * (samples - 1))]
+
+
+@dataclass
+class AnswerDiagnostics:
+    """Accumulates the diagnostics of a run, one prediction at a time (memory: a float per example)."""
+
+    answers: Counter[str] = field(default_factory=Counter)
+    masses: list[float] = field(default_factory=list)
+    ranks: list[float] = field(default_factory=list)
+    chances: list[float] = field(default_factory=list)
+
+    def add(self, prediction: Prediction) -> None:
+        """Count one prediction (rule-based ones, e.g. NA for an unknown type pair, are not model answers)."""
+        if prediction.scoring == "rule" or prediction.relation is None:
+            return
+        self.answers[prediction.answer if prediction.scoring == "logprobs" and prediction.answer else prediction.relation] += 1
+        if prediction.letter_mass is not None:
+            self.masses.append(prediction.letter_mass)
+        ranked = gold_rank(prediction)
+        if ranked is not None:
+            self.ranks.append(ranked[0])
+            self.chances.append(ranked[1])
+
+    def summary(self, samples: int = 1000, seed: int = 0) -> dict[str, Any]:
+        """The diagnostics as a JSON-ready mapping, with a ``warnings`` list."""
+        total = sum(self.answers.values())
+        top, count = self.answers.most_common(1)[0] if total else (None, 0)
+        result: dict[str, Any] = {"n_answers": total, "top_answer": top, "top_answer_share": count / total if total else None}
+        result["answer_counts"] = dict(self.answers.most_common(10))
+        result["mean_letter_mass"] = sum(self.masses) / len(self.masses) if self.masses else None
+        if self.ranks:
+            advantages = [c - r for r, c in zip(self.ranks, self.chances, strict=True)]
+            n = len(self.ranks)
+            result["gold_rank"] = {
+                "n": n, "mean": sum(self.ranks) / n, "chance": sum(self.chances) / n, "advantage": sum(advantages) / n,
+                "advantage_ci95": list(_interval(advantages, samples, seed)),
+            }  # fmt: skip
+        result["warnings"] = warnings(result)
+        return result
+
+
+def warnings(summary: dict[str, Any]) -> list[str]:
+    """Plain-language warnings for a diagnostics summary."""
+    found = []
+    share = summary.get("top_answer_share")
+    if share is not None and share > TOP_ANSWER_WARNING and summary["n_answers"] >= 10:
+        found.append(f"answers by position: {share:.0%} of the answers are '{summary['top_answer']}', whatever the options say")
+    mass = summary.get("mean_letter_mass")
+    if mass is not None and mass < LETTER_MASS_WARNING:
+        found.append(
+            f"low letter mass: the options hold {mass:.0%} of the probability where the answer is read, so the model answers "
+            "elsewhere (try --answer-prefix or --no-chat-template)"
+        )
+    rank = summary.get("gold_rank")
+    if rank is not None and rank["n"] >= 10 and rank["advantage_ci95"][0] <= 0:
+        low, high = rank["advantage_ci95"]
+        found.append(
+            f"no content signal: the gold option's mean rank {rank['mean']:.2f} is not better than chance {rank['chance']:.2f} "
+            f"(95% CI of the advantage [{low:.2f}, {high:.2f}] includes 0)"
+        )
+    return found

@@ -1,0 +1,83 @@
+"""Diagnostics of answering by position: pure functions, then `qa4re evaluate` on the real embedded model."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from qa4re.evaluation.diagnostics import AnswerDiagnostics, gold_rank
+from qa4re.types import Prediction
+from test_cli import SEMEVAL, qa4re, read_jsonl
+
+
+def prediction(gold: str, probabilities: dict[str, float], answer: str = "A", mass: float | None = 0.9) -> Prediction:
+    letters = {letter: relation for letter, relation in zip("ABCD", ["r1", "r2", "r3", "na"], strict=True)}
+    return Prediction("x", gold, letters[answer], probabilities[answer], probabilities, letters, "", answer=answer, letter_mass=mass)
+
+
+def test_gold_rank_counts_better_options_and_splits_ties() -> None:
+    assert gold_rank(prediction("r2", {"A": 0.4, "B": 0.3, "C": 0.2, "D": 0.1})) == (2, 2.5)
+    assert gold_rank(prediction("r1", {"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25})) == (2.5, 2.5)
+    assert gold_rank(prediction("unknown", {"A": 1.0, "B": 0.0, "C": 0.0, "D": 0.0})) is None
+
+
+def test_a_position_reader_without_signal_gets_all_three_warnings() -> None:
+    diagnostics = AnswerDiagnostics()
+    for i in range(40):
+        gold = ["r1", "r2", "r3", "na"][i % 4]
+        diagnostics.add(prediction(gold, {"A": 0.7, "B": 0.1, "C": 0.1, "D": 0.1}, mass=0.2))
+    summary = diagnostics.summary()
+    assert summary["top_answer"] == "A" and summary["top_answer_share"] == 1.0
+    assert summary["gold_rank"]["advantage_ci95"][0] <= 0
+    assert [w.split(":")[0] for w in summary["warnings"]] == ["answers by position", "low letter mass", "no content signal"]
+
+
+def test_a_reader_that_ranks_the_gold_first_has_no_warning() -> None:
+    diagnostics = AnswerDiagnostics()
+    for i in range(40):
+        letter = "ABCD"[i % 4]
+        probabilities = {x: (0.7 if x == letter else 0.1) for x in "ABCD"}
+        diagnostics.add(prediction(["r1", "r2", "r3", "na"][i % 4], probabilities, answer=letter))
+    summary = diagnostics.summary()
+    assert summary["gold_rank"]["advantage"] == pytest.approx(1.5) and summary["warnings"] == []
+
+
+@pytest.mark.model
+def test_evaluate_reports_diagnostics_that_match_its_predictions(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", out, "--cache", tmp_path / "c.sqlite")
+    records = read_jsonl(out / "predictions.jsonl")
+    diagnostics = json.loads((out / "metrics.json").read_text())["diagnostics"]
+    top, count = Counter(r["answer"] for r in records).most_common(1)[0]
+    assert (diagnostics["top_answer"], diagnostics["top_answer_share"]) == (top, count / len(records))
+    assert diagnostics["mean_letter_mass"] == pytest.approx(sum(r["letter_mass"] for r in records) / len(records))
+    assert all(0 < r["letter_mass"] <= 1 for r in records)
+    ranks = []
+    for r in records:
+        gold = r["option_probabilities"][next(letter for letter, rel in r["letter_to_relation"].items() if rel == r["gold"])]
+        values = r["option_probabilities"].values()
+        ranks.append(1 + sum(p > gold for p in values) + (sum(p == gold for p in values) - 1) / 2)
+    assert diagnostics["gold_rank"]["mean"] == pytest.approx(sum(ranks) / len(ranks))
+    assert diagnostics["gold_rank"]["chance"] == 10.0  # 19 options
+    for warning in diagnostics["warnings"]:
+        assert f"warning: {warning}" in " ".join(result.stderr.split())
+    report = (out / "report.md").read_text()
+    assert "gold rank advantage" in report and all(w in report for w in diagnostics["warnings"])
+    assert (count / len(records) > 0.8) == any(w.startswith("answers by position") for w in diagnostics["warnings"])
+
+
+@pytest.mark.model
+def test_answer_prefix_and_content_free_calibration_run_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", out, "--cache", tmp_path / "c.sqlite", "--answer-prefix", "Option:",
+          "--debias", "content-free")  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["run"]["model_calls"] == 12 + 1  # every SemEval question has the same 19 candidates: one content-free prompt
+    assert metrics["run"]["answer_prefix"] == "Option:" and metrics["run"]["debias"] == "content-free"
+    records = read_jsonl(out / "predictions.jsonl")
+    assert all(sum(r["option_probabilities"].values()) == pytest.approx(1.0) for r in records)
+    bad = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", out, "--debias", "pryde", check=False)
+    assert bad.returncode == 2 and "pryde" in bad.stderr
