@@ -396,7 +396,7 @@ def experiment_command(
     with progress_bar("experiment") as start:
         results = run_experiment(experiment, output, lambda cell: lambda total: start(total, cell.id), report_cell)
     groups = group_results(results, bootstrap_samples)
-    data = results_json(experiment, results, groups, compare_to_baseline(groups, bootstrap_samples))
+    data = results_json(experiment, results, groups, compare_to_baseline(groups, bootstrap_samples, experiment.baseline))
     write_results(output, data, write_plots(groups, output / "plots"))
     console.print(f"{len(results)} cells, {data['model_calls']} new model calls; wrote {output}/results.md, results.json, plots/")
 

@@ -47,7 +47,8 @@ def _decode_scores(text: str) -> OptionScores:
 class CachingBackend:
     """Wraps ``backend``; answers from ``path`` (SQLite) what it has seen before.
 
-    ``calls`` counts the requests that reached the wrapped backend.
+    ``calls`` counts the requests that reached the wrapped backend; ``requests`` counts all of
+    them, answered from the cache or not (the cost of a method, whatever was cached).
     """
 
     def __init__(self, backend: Backend, path: Path) -> None:
@@ -56,6 +57,7 @@ class CachingBackend:
         self.max_batch_size = backend.max_batch_size
         self.supports_logprobs = backend.supports_logprobs
         self.calls = 0
+        self.requests = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         # Callers serialize their calls; the HTTP service makes them from a worker thread.
         self._db = sqlite3.connect(str(path), check_same_thread=False)
@@ -80,6 +82,7 @@ class CachingBackend:
         decode: Callable[[str], R],
     ) -> list[R]:
         keys = [request_key(self.fingerprint, kind, r) for r in requests]
+        self.requests += len(keys)
         results: dict[str, R] = {k: decode(v) for k, v in self._lookup(keys).items()}
         missing = sorted({k: i for i, k in enumerate(keys) if k not in results}.values())
         # Backends that answer request by request (HTTP) say how many to commit at a time, so a

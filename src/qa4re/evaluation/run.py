@@ -175,6 +175,7 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     n_errors = n_model_errors = 0
     started = time.perf_counter()
     calls_before = getattr(backend, "calls", 0)
+    requests_before = getattr(backend, "requests", 0)
     items = sampled(read_dataset(settings.dataset, path, settings.on_error), positions)
     with (settings.output / "predictions.jsonl").open("w", encoding="utf-8") as out:
         for output in stop_on_data_errors(extractor.predict(items), settings.on_error):
@@ -191,7 +192,9 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     run["seconds"] = round(time.perf_counter() - started, 2)
     run["model_calls"] = getattr(backend, "calls", 0) - calls_before if hasattr(backend, "calls") else None
     run["model_errors"] = n_model_errors
-    run["model_calls_per_example"] = round(run["model_calls"] / n_examples, 3) if run["model_calls"] is not None and n_examples else None
+    # The cost of the method: prompts scored per example, whether the cache answered them or not.
+    prompts = getattr(backend, "requests", 0) - requests_before
+    run["prompts_per_example"] = round(prompts / n_examples, 3) if hasattr(backend, "requests") and n_examples else None
     usage = getattr(getattr(backend, "backend", backend), "usage", None)
     if usage is not None:
         run["usage"] = {**asdict(usage), "estimated_cost": estimated_cost(usage, settings.model)}

@@ -100,6 +100,7 @@ class ExperimentConfig:
     sample_seed: int = 0
     cache: Path | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    baseline: str = "qa4re"  # the variant every other variant is tested against
 
     def cells(self) -> Iterator[Cell]:
         """Every cell, models outermost (each model is loaded once)."""
@@ -228,13 +229,17 @@ def load_experiment(path: Path) -> ExperimentConfig:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    reader.known(data, {"name", "description", "datasets", "models", "methods", "variants", "shots", "seeds", "sample_seed", "batch_size", "cache"}, "")
+    top_keys = {"name", "description", "datasets", "models", "methods", "variants", "shots", "seeds", "sample_seed", "batch_size", "cache", "baseline"}
+    reader.known(data, top_keys, "")
     variants = dict(builtin_variants())
     variants.update(reader.get(data, "variants", Mapping, {}))
     methods = reader.get(data, "methods", list, ["qa4re", "vanilla"])
     for name in methods:
         if name not in variants:
             raise reader.fail("methods", str(UnknownNameError("method variant", str(name), variants)))
+    baseline = reader.get(data, "baseline", str, "qa4re")
+    if baseline not in methods:
+        raise reader.fail("baseline", f"'{baseline}' is not one of the methods ({', '.join(methods)})")
     datasets = reader.get(data, "datasets", list, None)
     if not datasets:
         raise reader.fail("datasets", "required: a non-empty list")
@@ -251,4 +256,5 @@ def load_experiment(path: Path) -> ExperimentConfig:
         sample_seed=reader.get(data, "sample_seed", int, 0),
         cache=reader.path(cache_path) if cache_path else None,
         raw=data,
+        baseline=baseline,
     )

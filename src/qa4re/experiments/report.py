@@ -88,6 +88,10 @@ class Group:
     na_relation: str
     ece: float | None
     top_answer_share: float | None
+    letter_mass: float | None = None  # mean over the seeds' runs
+    gold_rank: dict[str, Any] | None = None  # the first seed's gold rank against chance (diagnostics)
+    prompts_per_example: float | None = None
+    warnings: list[str] = field(default_factory=list)  # the first seed's diagnostics warnings
     reliability: list[ReliabilityBin] = field(default_factory=list)
     runs: Runs | None = None
     best_cell: CellResult | None = None
@@ -118,10 +122,21 @@ def group_results(results: Sequence[CellResult], bootstrap_samples: int = 1000) 
                 dataset, model, variant, templates, shots, [c.cell.seed for c in cells],
                 _mean_std([c.metrics["micro_precision"] for c in cells]), _mean_std([c.metrics["micro_recall"] for c in cells]),
                 _mean_std([c.metrics["micro_f1"] for c in cells]), interval, statistics.fmean(macro) if macro else None, na,
-                expected_calibration_error(bins) if bins else None, runs.top_answer_share if runs else None, bins, runs, best,
+                expected_calibration_error(bins) if bins else None, runs.top_answer_share if runs else None, *_diagnostics(cells),
+                bins, runs, best,
             )
         )  # fmt: skip
     return groups
+
+
+def _diagnostics(cells: Sequence[CellResult]) -> tuple[float | None, dict[str, Any] | None, float | None, list[str]]:
+    """Letter mass (mean over seeds), the first seed's gold rank and warnings, and prompts per example."""
+    found = [c.metrics.get("diagnostics") or {} for c in cells]
+    masses = [d["mean_letter_mass"] for d in found if d.get("mean_letter_mass") is not None]
+    costs = [c.metrics["run"]["prompts_per_example"] for c in cells if c.metrics.get("run", {}).get("prompts_per_example") is not None]
+    first = found[0] if found else {}
+    return (statistics.fmean(masses) if masses else None, first.get("gold_rank"), statistics.fmean(costs) if costs else None,
+            list(first.get("warnings", [])))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -140,13 +155,13 @@ class Comparison:
     p_value: float
 
 
-def compare_to_baseline(groups: Sequence[Group], bootstrap_samples: int = 1000) -> list[Comparison]:
-    """Paired bootstrap tests of the ``qa4re`` variant against every other variant of its setting."""
-    baselines = {(g.dataset, g.model, g.templates, g.shots): g for g in groups if g.variant == BASELINE_VARIANT}
+def compare_to_baseline(groups: Sequence[Group], bootstrap_samples: int = 1000, baseline: str = BASELINE_VARIANT) -> list[Comparison]:
+    """Paired bootstrap tests of the ``baseline`` variant (default ``qa4re``) against every other variant of its setting."""
+    baselines = {(g.dataset, g.model, g.templates, g.shots): g for g in groups if g.variant == baseline}
     comparisons = []
     for g in groups:
         base = baselines.get((g.dataset, g.model, g.templates, g.shots))
-        if g.variant == BASELINE_VARIANT or base is None or base.runs is None or g.runs is None or base.runs.ids != g.runs.ids or not g.runs.ids:
+        if g.variant == baseline or base is None or base.runs is None or g.runs is None or base.runs.ids != g.runs.ids or not g.runs.ids:
             continue
         test = paired_bootstrap_runs_test(base.runs.golds, base.runs.predictions, g.runs.predictions, g.na_relation, samples=bootstrap_samples)
         comparisons.append(Comparison(g.dataset, g.model, g.templates, g.shots, g.variant, test.f1_a, test.f1_b, test.difference, test.interval, test.p_value))
@@ -180,6 +195,7 @@ def results_json(config: ExperimentConfig, results: Sequence[CellResult], groups
     """Everything the report shows, machine-readable."""
     return {
         "name": config.name,
+        "baseline": config.baseline,
         "command": " ".join(sys.argv),
         "config_file": str(config.source),
         "config_sha256": hashlib.sha256(config.source.read_bytes()).hexdigest(),
@@ -212,7 +228,9 @@ def render_results(data: dict[str, Any], plots: dict[str, list[str]]) -> str:
     lines += [
         "Micro P/R/F1 exclude the NA relation; ± is the standard deviation over seeds; the interval is a 95% percentile bootstrap over examples.",
         "Top answer: share of the model's most frequent answer (100% = the same letter every time). ECE: expected calibration error of the",
-        "chosen relation's probability (10 bins).",
+        "chosen relation's probability (10 bins). Letter mass: the probability the model put on the options where the answer is read.",
+        "Gold rank adv.: the gold option's mean rank below its chance value (n+1)/2, with a 95% bootstrap interval; an interval above 0 means",
+        "the model ranks by content. Prompts/ex.: prompts scored per example (the method's cost, cached or not).",
         "",
     ]
     for dataset in dict.fromkeys(g["dataset"] for g in data["groups"]):
@@ -222,7 +240,7 @@ def render_results(data: dict[str, Any], plots: dict[str, list[str]]) -> str:
         lines += [f"## {dataset}", "", f"{cells[0]['n_examples']} examples per cell.", ""]
         header = ["variant", "model", "templates", "shots", "P", "R", "F1", "F1 95% CI", "seeds"]
         header += ["official macro-F1"] if has_macro else []
-        header += ["top answer", "ECE", "paper F1"]
+        header += ["top answer", "letter mass", "gold rank adv. [95% CI]", "prompts/ex.", "ECE", "paper F1"]
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for g in rows:
             interval = f"[{_pct(g['f1_interval'][0])}, {_pct(g['f1_interval'][1])}]" if g["f1_interval"] else "–"
@@ -231,13 +249,23 @@ def render_results(data: dict[str, Any], plots: dict[str, list[str]]) -> str:
                          interval, str(len(g["seeds"]))]  # fmt: skip
             cells_row += [_pct(g["semeval_macro_f1"]) if g["semeval_macro_f1"] is not None else "–"] if has_macro else []
             share = f"{100 * g['top_answer_share']:.1f}%" if g["top_answer_share"] is not None else "–"
-            cells_row += [share, f"{g['ece']:.3f}" if g["ece"] is not None else "–", f"{reference}" if reference is not None else "–"]
+            mass = f"{100 * g['letter_mass']:.1f}%" if g.get("letter_mass") is not None else "–"
+            rank = g.get("gold_rank")
+            advantage = f"{rank['advantage']:.2f} [{rank['advantage_ci95'][0]:.2f}, {rank['advantage_ci95'][1]:.2f}]" if rank else "–"
+            cost = f"{g['prompts_per_example']:.2f}" if g.get("prompts_per_example") is not None else "–"
+            cells_row += [share, mass, advantage, cost, f"{g['ece']:.3f}" if g["ece"] is not None else "–", f"{reference}" if reference is not None else "–"]
             lines.append("| " + " | ".join(cells_row) + " |")
         lines += ["", f"Paper F1: {paper['source']}, only where METHOD.md states it.", ""]
+        flagged = [(g, w) for g in rows for w in g.get("warnings", [])]
+        if flagged:
+            lines += ["Warnings (first seed of each row):", ""]
+            lines += [f"- {g['variant']} / {g['model']}: {w}" for g, w in flagged]
+            lines.append("")
         comparisons = [c for c in data["comparisons"] if c["dataset"] == dataset]
         if comparisons:
-            lines += [f"### {BASELINE_VARIANT} against the other variants (paired bootstrap on the same examples)", ""]
-            lines += ["| model | templates | shots | other | qa4re F1 | other F1 | Δ F1 | Δ 95% CI | p |", "|---|---|---|---|---|---|---|---|---|"]
+            base = data.get("baseline", BASELINE_VARIANT)
+            lines += [f"### {base} against the other variants (paired bootstrap on the same examples; Δ = {base} - other)", ""]
+            lines += [f"| model | templates | shots | other | {base} F1 | other F1 | Δ F1 | Δ 95% CI | p |", "|---|---|---|---|---|---|---|---|---|"]
             for c in comparisons:
                 lines.append(
                     f"| {c['model']} | {c['templates']} | {c['shots']} | {c['other']} | {_pct(c['f1_qa4re'])} | {_pct(c['f1_other'])} | "
