@@ -238,7 +238,7 @@ def load_experiment(path: Path) -> ExperimentConfig:
         if name not in variants:
             raise reader.fail("methods", str(UnknownNameError("method variant", str(name), variants)))
     baseline = reader.get(data, "baseline", str, "qa4re")
-    if baseline not in methods:
+    if "baseline" in data and baseline not in methods:
         raise reader.fail("baseline", f"'{baseline}' is not one of the methods ({', '.join(methods)})")
     datasets = reader.get(data, "datasets", list, None)
     if not datasets:
