@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from conftest import FIXTURES
+from qa4re.backends.base import OptionScores, ScoreRequest
+from qa4re.backends.fake import FakeBackend
 from qa4re.errors import DataError
+from qa4re.extract.documents import DocumentExtractor, DocumentResult
 from qa4re.extract.pairs import Document, candidate_pairs, parse_document, read_documents
+from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.loader import load_schema
 from qa4re.types import Entity, ErrorRecord
 from test_cli import qa4re, read_jsonl
@@ -68,3 +73,24 @@ def test_a_record_without_entities_needs_a_detector() -> None:
     with pytest.raises(DataError, match=r"docs.jsonl:7: entities: missing \(give the spans, or --ner MODEL"):
         parse_document({"text": "Anna lives in Oslo."}, "docs.jsonl", 7)
     assert parse_document({"text": "Anna lives in Oslo."}, "docs.jsonl", 7, entities_optional=True).needs_entities
+
+
+class _FailsOnApple(FakeBackend):
+    """Plumbing only: every prompt that mentions [Apple] fails as a request of its own."""
+
+    def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
+        scored = super().score_options(requests)
+        return [OptionScores(s.logprobs, error="HTTP 500") if "[Apple]" in r.prompt else s for r, s in zip(requests, scored, strict=True)]
+
+
+def test_document_extractor_keeps_input_order_and_reports_failed_pairs_in_one_form() -> None:
+    documents = DocumentExtractor(Extractor(load_schema("tacred"), _FailsOnApple()), include_na=True, chunk=2)
+    results = list(documents.extract(read_documents(NEWS)))
+    assert [r.line if isinstance(r, ErrorRecord) else r.document.line for r in results] == [1, 2, 3, 4, 5]
+    scored = [r for r in results if isinstance(r, DocumentResult)]
+    failed = [e for r in scored for e in r.errors]
+    assert failed and all("Apple" in (e.subject.text, e.object.text) for e in failed)
+    assert all(r.pairs == len(r.triples) + len(r.errors) for r in scored)  # include_na, threshold 0: every scored pair is a triple
+    record = failed[0].to_json()
+    assert record["relation"] is None and record["error"] == "model call failed: HTTP 500" and record["kind"] == "model"
+    assert set(record) - {"error", "kind"} == set(scored[0].triples[0].to_json())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -25,8 +25,9 @@ from qa4re.experiments.plots import write_plots
 from qa4re.experiments.report import compare_to_baseline, group_results, results_json, write_results
 from qa4re.experiments.runner import CellResult, run_experiment
 from qa4re.extract.debias import Debias
-from qa4re.extract.ner import detect_entities, load_pipeline
-from qa4re.extract.pairs import Pair, candidate_pairs, keep, read_documents, triple
+from qa4re.extract.documents import DocumentExtractor, Triple
+from qa4re.extract.ner import load_pipeline
+from qa4re.extract.pairs import read_documents
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
 from qa4re.schemas.entity_types import load_entity_types
@@ -254,22 +255,10 @@ def extract_command(
         model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries, letter_tokenizer=letter_tokenizer
     ).build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig(use_constraints=constraints))
-    pending: deque[Pair] = deque()
+    documents = DocumentExtractor(
+        extractor, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs, nlp=nlp, entity_types=type_map
+    )
     counts = Counter[str]()
-
-    def instances() -> Iterator[RelationInstance]:
-        documents = read_documents(input, entities_optional=nlp is not None)
-        for document in detect_entities(documents, nlp, type_map) if nlp else documents:
-            if isinstance(document, ErrorRecord):
-                counts["errors"] += 1
-                out.write(json.dumps(document.to_json(), ensure_ascii=False) + "\n")
-                continue
-            counts["documents"] += 1
-            for pair in candidate_pairs(document, relation_schema, use_constraints=constraints, max_entities=max_entities, max_pairs=max_pairs):
-                pending.append(pair)
-                yield pair.instance
-            advance(1)  # read ahead of the model by at most one chunk of pairs
-
     output.parent.mkdir(parents=True, exist_ok=True)
     with input.open(encoding="utf-8") as lines:
         total = sum(1 for line in lines if line.strip())
@@ -281,28 +270,38 @@ def extract_command(
         advance = start(total, "documents")
         writer = csv.writer(csv_file) if csv_file else None
         if writer:
-            writer.writerow(["doc_id", "subject", "subject_start", "subject_end", "relation", "object", "object_start", "object_end", "confidence"])
-        for result in extractor.predict(instances()):
-            pair = pending.popleft()
-            counts["pairs"] += 1
+            writer.writerow(CSV_COLUMNS)
+        for result in documents.extract(read_documents(input, entities_optional=nlp is not None)):
+            advance(1)  # a document counts once its pairs are scored
             if isinstance(result, ErrorRecord):
                 counts["errors"] += 1
-                out.write(json.dumps({**result.to_json(), "doc_id": pair.document_id}, ensure_ascii=False) + "\n")
+                out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
                 continue
-            if not keep(result, relation_schema, threshold, include_na):
-                continue
-            found = triple(pair, result)
-            counts["triples"] += 1
-            out.write(json.dumps(found, ensure_ascii=False) + "\n")
-            if writer:
-                s, o = found["subject"], found["object"]
-                writer.writerow(
-                    [pair.document_id, s["text"], s["start"], s["end"], found["relation"], o["text"], o["start"], o["end"], f"{found['confidence']:.4f}"]
-                )
+            counts["documents"] += 1
+            counts["pairs"] += result.pairs
+            counts["errors"] += len(result.errors)
+            counts["triples"] += len(result.triples)
+            for found in result.triples:
+                out.write(json.dumps(found.to_json(), ensure_ascii=False) + "\n")
+                if writer:
+                    writer.writerow(csv_row(found))
+            for failed in result.errors:
+                out.write(json.dumps(failed.to_json(), ensure_ascii=False) + "\n")
     console.print(
         f"{counts['documents']} documents, {counts['pairs']} pairs scored, {counts['triples']} triples, {counts['errors']} errors, "
         f"{backend.calls} new model calls; wrote {output}"
     )
+
+
+CSV_COLUMNS = ["doc_id", "subject", "subject_start", "subject_end", "subject_type", "relation", "object", "object_start", "object_end", "object_type",
+               "confidence", "evidence"]  # fmt: skip
+
+
+def csv_row(found: Triple) -> list[object]:
+    """One CSV row of a triple (columns as CSV_COLUMNS)."""
+    s, o = found.subject, found.object
+    return [found.document_id, s.text, s.start, s.end, s.type or "", found.relation, o.text, o.start, o.end, o.type or "", f"{found.confidence:.4f}",
+            found.evidence]  # fmt: skip
 
 
 @app.command("serve")

@@ -20,12 +20,11 @@ from fastapi.responses import JSONResponse
 
 from qa4re.backends.base import Backend
 from qa4re.errors import DataError
-from qa4re.extract.ner import detect_entities
-from qa4re.extract.pairs import Document, error_json, keep, parse_document, relation_json, score_documents
+from qa4re.extract.documents import DocumentExtractor, DocumentResult
+from qa4re.extract.pairs import Document, parse_document
 from qa4re.extract.pipeline import Extractor, ExtractorConfig
 from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
 from qa4re.schemas.model import RelationSchema
-from qa4re.types import ErrorRecord
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -64,21 +63,18 @@ def create_app(
     """The FastAPI app around one loaded backend (and, for texts without spans, one spaCy pipeline)."""
     limits = limits or ServiceLimits()
     extractor = Extractor(schema, backend, config or ExtractorConfig())
+    # Each request sets its own threshold; everything is kept here and filtered per request.
+    documents = DocumentExtractor(extractor, threshold=0.0, include_na=True, max_entities=limits.max_entities, max_pairs=limits.max_pairs, nlp=nlp,
+                                  entity_types=entity_types, chunk=limits.max_batch_requests)  # fmt: skip
     queue: asyncio.Queue[_Job] = asyncio.Queue()
 
     def answer(jobs: list[_Job]) -> list[dict[str, Any]]:
-        documents = [j.document for j in jobs]
-        if nlp is not None:
-            documents = [d for d in detect_entities(documents, nlp, entity_types, batch_size=len(documents)) if isinstance(d, Document)]
-        scored = score_documents(extractor, documents, max_entities=limits.max_entities, max_pairs=limits.max_pairs)
         answers = []
-        for job, document, results in zip(jobs, documents, scored, strict=True):
-            triples = [
-                error_json(pair, output) if isinstance(output, ErrorRecord) else relation_json(pair, output)
-                for pair, output in results
-                if isinstance(output, ErrorRecord) or keep(output, schema, job.threshold, job.include_na)
-            ]
-            answers.append({"id": document.id, "pairs": len(results), "triples": triples})
+        for job, result in zip(jobs, documents.extract(j.document for j in jobs), strict=True):
+            assert isinstance(result, DocumentResult)  # requests are validated before they are queued
+            kept = [t for t in result.triples if t.confidence >= job.threshold and (job.include_na or t.relation != schema.na_relation)]
+            answers.append({"id": result.document.id, "pairs": result.pairs, "triples": [t.to_json() for t in kept],
+                            "errors": [e.to_json() for e in result.errors]})  # fmt: skip
         return answers
 
     async def worker() -> None:

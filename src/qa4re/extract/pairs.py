@@ -1,4 +1,4 @@
-"""From texts with entity mentions to candidate pairs, and from predictions back to triples.
+"""From texts with entity mentions to candidate pairs (:mod:`qa4re.extract.documents` scores them).
 
 A document is one JSONL line: ``{"id": "d1", "text": "...", "entities": [{"start": 0, "end": 11,
 "type": "PERSON"}, ...], "sentences": [[0, 40], ...]}`` (``end`` exclusive, ``type`` and
@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qa4re.datasets.base import require
 from qa4re.errors import DataError
 from qa4re.schemas.model import RelationSchema
-from qa4re.types import Entity, ErrorRecord, Prediction, RelationInstance
-
-if TYPE_CHECKING:
-    from qa4re.extract.pipeline import Extractor
+from qa4re.types import Entity, ErrorRecord, RelationInstance
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,50 +143,3 @@ def candidate_pairs(
             if len(pairs) == max_pairs:
                 return pairs
     return pairs
-
-
-def score_documents(
-    extractor: Extractor, documents: Sequence[Document], *, max_entities: int = 20, max_pairs: int = 200
-) -> list[list[tuple[Pair, Prediction | ErrorRecord]]]:
-    """The candidate pairs of several documents scored as one stream, each with its output, per document."""
-    pairs = [(k, p) for k, d in enumerate(documents) for p in candidate_pairs(d, extractor.schema, max_entities=max_entities, max_pairs=max_pairs)]
-    scored: list[list[tuple[Pair, Prediction | ErrorRecord]]] = [[] for _ in documents]
-    for (k, pair), output in zip(pairs, extractor.predict(p.instance for _, p in pairs), strict=True):
-        scored[k].append((pair, output))
-    return scored
-
-
-def keep(prediction: Prediction, schema: RelationSchema, threshold: float = 0.0, include_na: bool = False) -> bool:
-    """Whether a prediction becomes an output triple: a relation, confident enough, NA only when asked."""
-    if prediction.relation is None or prediction.confidence < threshold:
-        return False
-    return include_na or prediction.relation != schema.na_relation
-
-
-def mention_json(text: str, entity: Entity, offset: int = 0) -> dict[str, Any]:
-    return {"text": text[entity.start : entity.end], "start": entity.start + offset, "end": entity.end + offset, "type": entity.type}
-
-
-def relation_json(pair: Pair, prediction: Prediction | None) -> dict[str, Any]:
-    """Subject, relation, object (offsets into the document text), confidence and evidence sentence.
-
-    Without a prediction (the pair failed), relation and confidence are None.
-    """
-    instance = pair.instance
-    return {
-        "subject": mention_json(instance.text, instance.subj, pair.offset),
-        "relation": prediction.relation if prediction else None,
-        "object": mention_json(instance.text, instance.obj, pair.offset),
-        "confidence": prediction.confidence if prediction else None,
-        "evidence": instance.text,
-    }
-
-
-def error_json(pair: Pair, error: ErrorRecord) -> dict[str, Any]:
-    """A pair the model could not score: :func:`relation_json` without a relation, and the reason."""
-    return {**relation_json(pair, None), "error": error.message}
-
-
-def triple(pair: Pair, prediction: Prediction) -> dict[str, Any]:
-    """One output triple: :func:`relation_json` with the document id."""
-    return {"doc_id": pair.document_id, **relation_json(pair, prediction)}

@@ -22,12 +22,12 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from qa4re.evaluation.run import ModelSettings
+from qa4re.extract.documents import DocumentExtractor, DocumentResult
 from qa4re.extract.ner import mentions
-from qa4re.extract.pairs import Document, error_json, keep, relation_json, score_documents
+from qa4re.extract.pairs import Document
 from qa4re.extract.pipeline import Extractor, ExtractorConfig
 from qa4re.schemas.entity_types import EntityTypeMap, load_entity_types
 from qa4re.schemas.loader import load_schema
-from qa4re.types import ErrorRecord
 
 for _name in ("relations", "relation_errors"):
     if not Doc.has_extension(_name):
@@ -40,10 +40,7 @@ class RelationExtractor:
     def __init__(self, extractor: Extractor, entity_types: EntityTypeMap, *, threshold: float, include_na: bool, max_entities: int, max_pairs: int) -> None:
         self.extractor = extractor
         self.entity_types = entity_types
-        self.threshold = threshold
-        self.include_na = include_na
-        self.max_entities = max_entities
-        self.max_pairs = max_pairs
+        self.documents = DocumentExtractor(extractor, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs)
 
     def __call__(self, doc: Doc) -> Doc:
         return next(self.pipe([doc]))
@@ -56,14 +53,11 @@ class RelationExtractor:
             for k, doc in enumerate(chunk):
                 entities, sentences = mentions(doc, self.entity_types)
                 documents.append(Document(str(k), doc.text, entities, "doc", k + 1, sentences))
-            scored = score_documents(self.extractor, documents, max_entities=self.max_entities, max_pairs=self.max_pairs)
-            for doc, results in zip(chunk, scored, strict=True):
-                doc._.relation_errors = [error_json(pair, output) for pair, output in results if isinstance(output, ErrorRecord)]
-                doc._.relations = [
-                    relation_json(pair, output)
-                    for pair, output in results
-                    if not isinstance(output, ErrorRecord) and keep(output, self.extractor.schema, self.threshold, self.include_na)
-                ]
+            self.documents.chunk = len(documents)
+            for doc, result in zip(chunk, self.documents.extract(documents), strict=True):
+                assert isinstance(result, DocumentResult)  # Docs are never unreadable
+                doc._.relations = [t.to_json(with_document=False) for t in result.triples]
+                doc._.relation_errors = [e.to_json(with_document=False) for e in result.errors]
             yield from chunk
 
 

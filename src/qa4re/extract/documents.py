@@ -1,0 +1,170 @@
+"""One document pipeline: documents in, typed triples and failed pairs out, per document and in order.
+
+``qa4re extract``, ``qa4re serve`` and the spaCy component are thin adapters over
+:class:`DocumentExtractor`: it fills in entities with spaCy where a document has none, enumerates
+the candidate pairs of each sentence, scores the pairs of a chunk of documents as one stream,
+and groups the outputs back per document. A pair the model could not score is a
+:class:`PairError`, written the same way by every adapter.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from qa4re.extract.ner import detect_entities
+from qa4re.extract.pairs import Document, Pair, candidate_pairs
+from qa4re.extract.pipeline import Extractor
+from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
+from qa4re.types import Entity, ErrorRecord, Prediction
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """An entity mention with character offsets into its document."""
+
+    text: str
+    start: int
+    end: int
+    type: str | None
+
+    @classmethod
+    def of(cls, sentence: str, entity: Entity, offset: int) -> Mention:
+        return cls(sentence[entity.start : entity.end], entity.start + offset, entity.end + offset, entity.type)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "start": self.start, "end": self.end, "type": self.type}
+
+
+@dataclass(frozen=True, slots=True)
+class Triple:
+    """(subject, relation, object) found in a document, with its confidence and evidence sentence."""
+
+    document_id: str
+    subject: Mention
+    relation: str
+    object: Mention
+    confidence: float
+    evidence: str
+
+    def to_json(self, with_document: bool = True) -> dict[str, Any]:
+        """The triple as JSON; ``with_document=False`` leaves out ``doc_id`` (a spaCy Doc is its own document)."""
+        record = {"doc_id": self.document_id} if with_document else {}
+        return {**record, "subject": self.subject.to_json(), "relation": self.relation, "object": self.object.to_json(), "confidence": self.confidence,
+                "evidence": self.evidence}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PairError:
+    """A candidate pair the model could not score, and why."""
+
+    document_id: str
+    subject: Mention
+    object: Mention
+    evidence: str
+    message: str
+
+    def to_json(self, with_document: bool = True) -> dict[str, Any]:
+        """The failed pair as JSON: a triple's fields with no relation, the reason in ``error``."""
+        record = {"doc_id": self.document_id} if with_document else {}
+        return {**record, "subject": self.subject.to_json(), "relation": None, "object": self.object.to_json(), "confidence": None,
+                "evidence": self.evidence, "error": self.message, "kind": "model"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentResult:
+    """The outcome of one document: how many pairs were scored, the triples kept and the failed pairs."""
+
+    document: Document
+    pairs: int
+    triples: tuple[Triple, ...]
+    errors: tuple[PairError, ...]
+
+
+def _mentions(pair: Pair) -> tuple[Mention, Mention]:
+    i = pair.instance
+    return Mention.of(i.text, i.subj, pair.offset), Mention.of(i.text, i.obj, pair.offset)
+
+
+def triple(pair: Pair, prediction: Prediction) -> Triple:
+    """The triple of a scored pair."""
+    subject, obj = _mentions(pair)
+    return Triple(pair.document_id, subject, str(prediction.relation), obj, prediction.confidence, pair.instance.text)
+
+
+def pair_error(pair: Pair, error: ErrorRecord) -> PairError:
+    """The failure record of a pair."""
+    subject, obj = _mentions(pair)
+    return PairError(pair.document_id, subject, obj, pair.instance.text, error.message)
+
+
+class DocumentExtractor:
+    """Turns documents into :class:`DocumentResult` records (or the document's :class:`ErrorRecord`), in input order.
+
+    Args:
+        extractor: the pair-level pipeline (schema, backend, prompt settings).
+        threshold: keep triples whose confidence is at least this.
+        include_na: also keep pairs predicted as the NA relation.
+        max_entities: most mentions per sentence (first in text order).
+        max_pairs: most candidate pairs per document.
+        nlp: a spaCy pipeline for documents that come without entity spans.
+        entity_types: spaCy label -> schema type map.
+        chunk: documents whose pairs are scored together (memory stays bounded by it).
+    """
+
+    def __init__(
+        self,
+        extractor: Extractor,
+        *,
+        threshold: float = 0.0,
+        include_na: bool = False,
+        max_entities: int = 20,
+        max_pairs: int = 200,
+        nlp: Language | None = None,
+        entity_types: EntityTypeMap = IDENTITY,
+        chunk: int = 32,
+    ) -> None:
+        self.extractor = extractor
+        self.schema = extractor.schema
+        self.threshold, self.include_na = threshold, include_na
+        self.max_entities, self.max_pairs = max_entities, max_pairs
+        self.nlp, self.entity_types, self.chunk = nlp, entity_types, chunk
+
+    def keeps(self, prediction: Prediction) -> bool:
+        """Whether a prediction becomes a triple: a relation, confident enough, NA only when asked."""
+        if prediction.relation is None or prediction.confidence < self.threshold:
+            return False
+        return self.include_na or prediction.relation != self.schema.na_relation
+
+    def extract(self, documents: Iterable[Document | ErrorRecord]) -> Iterator[DocumentResult | ErrorRecord]:
+        """One result per input document, in order; unreadable documents pass through as error records."""
+        stream: Iterable[Document | ErrorRecord] = documents
+        if self.nlp is not None:
+            stream = detect_entities(stream, self.nlp, self.entity_types, batch_size=self.chunk)
+        iterator = iter(stream)
+        while chunk := list(itertools.islice(iterator, self.chunk)):
+            yield from self._chunk(chunk)
+
+    def _chunk(self, chunk: list[Document | ErrorRecord]) -> Iterator[DocumentResult | ErrorRecord]:
+        pairs = [
+            (k, pair)
+            for k, item in enumerate(chunk)
+            if isinstance(item, Document)
+            for pair in candidate_pairs(item, self.schema, use_constraints=self.extractor.config.use_constraints, max_entities=self.max_entities,
+                                        max_pairs=self.max_pairs)  # fmt: skip
+        ]
+        outputs: list[list[tuple[Pair, Prediction | ErrorRecord]]] = [[] for _ in chunk]
+        for (k, pair), output in zip(pairs, self.extractor.predict(p.instance for _, p in pairs), strict=True):
+            outputs[k].append((pair, output))
+        for item, scored in zip(chunk, outputs, strict=True):
+            if isinstance(item, ErrorRecord):
+                yield item
+                continue
+            triples = tuple(triple(p, o) for p, o in scored if isinstance(o, Prediction) and self.keeps(o))
+            errors = tuple(pair_error(p, o) for p, o in scored if isinstance(o, ErrorRecord))
+            yield DocumentResult(item, len(scored), triples, errors)
