@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import functools
+import inspect
 import json
 import sys
 from collections import Counter
@@ -16,10 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from qa4re.backends.settings import BackendSettings, parse_model
 from qa4re.datasets import OnError, dataset_file, read_dataset
 from qa4re.errors import BackendUnavailable, Qa4reError
 from qa4re.evaluation.report import headline_rows
-from qa4re.evaluation.run import EvaluationSettings, ModelSettings, dataset_schema, evaluate, sampled
+from qa4re.evaluation.run import EvaluationSettings, dataset_schema, evaluate, sampled
 from qa4re.experiments.config import load_experiment
 from qa4re.experiments.plots import write_plots
 from qa4re.experiments.report import compare_to_baseline, group_results, results_json, write_results
@@ -86,6 +89,36 @@ PriorSamplesOpt = Annotated[int, typer.Option(min=1, help="--debias pride: input
 CacheOpt = Annotated[Optional[Path], typer.Option(help="Model-output cache file (default: $QA4RE_CACHE_DIR/outputs.sqlite).")]  # noqa: UP045
 
 
+MODEL_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+    for name, kind, default in [
+        ("model", ModelOpt, "default"), ("batch_size", BatchOpt, 8), ("chat_template", ChatOpt, None), ("cache", CacheOpt, None),
+        ("base_url", BaseUrlOpt, None), ("api", ApiOpt, "chat"), ("concurrency", ConcurrencyOpt, 4), ("timeout", TimeoutOpt, 60.0),
+        ("max_retries", RetriesOpt, 5), ("letter_tokenizer", LetterTokenizerOpt, None), ("price_per_million_input", PriceInOpt, None),
+        ("price_per_million_output", PriceOutOpt, None),
+    ]
+]  # fmt: skip
+
+
+def model_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Declare the model options once: ``command`` gets them as one ``backend_settings`` argument.
+
+    The options are checked here, before any data is read: an unknown backend prefix
+    (``opneai:gpt-4o``) is a one-line error with a suggestion.
+    """
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "backend_settings"]
+
+    @functools.wraps(command)
+    def wrapper(**values: object) -> None:
+        settings = BackendSettings(**{p.name: values.pop(p.name) for p in MODEL_OPTIONS})  # type: ignore[arg-type]
+        parse_model(settings.model)
+        command(backend_settings=settings, **values)
+
+    wrapper.__signature__ = inspect.Signature([*own, *MODEL_OPTIONS])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *MODEL_OPTIONS]}
+    return wrapper
+
+
 def main() -> None:
     """Entry point: run the app, print qa4re errors as one line (exit 2), never a traceback."""
     try:
@@ -112,7 +145,9 @@ def progress_bar(description: str) -> Iterator[Callable[..., Callable[[int], Non
 
 
 @app.command("evaluate")
+@model_options
 def evaluate_command(
+    backend_settings: BackendSettings,
     dataset: DatasetOpt,
     data: DataOpt,
     output: Annotated[Path, typer.Option(help="Folder for predictions.jsonl, metrics.json, report.md.")],
@@ -124,9 +159,6 @@ def evaluate_command(
     schema: SchemaOpt = None,
     shots: ShotsOpt = 0,
     demonstrations: Annotated[Optional[Path], typer.Option(help="File to draw demonstrations from (default: the train split).")] = None,  # noqa: UP045
-    model: ModelOpt = "default",
-    batch_size: BatchOpt = 8,
-    chat_template: ChatOpt = None,
     scoring: ScoringOpt = Scoring.LOGPROBS,
     constraints: ConstraintsOpt = True,
     unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
@@ -139,15 +171,6 @@ def evaluate_command(
     permutations: PermutationsOpt = 4,
     prior_samples: PriorSamplesOpt = 8,
     on_error: OnErrorOpt = OnError.STOP,
-    cache: CacheOpt = None,
-    base_url: BaseUrlOpt = None,
-    api: ApiOpt = "chat",
-    concurrency: ConcurrencyOpt = 4,
-    timeout: TimeoutOpt = 60.0,
-    max_retries: RetriesOpt = 5,
-    letter_tokenizer: LetterTokenizerOpt = None,
-    price_per_million_input: PriceInOpt = None,
-    price_per_million_output: PriceOutOpt = None,
 ) -> None:
     """Evaluate on a labelled dataset; print the headline metrics."""
     settings = EvaluationSettings(
@@ -156,8 +179,7 @@ def evaluate_command(
         use_constraints=constraints, unknown_type_pair=unknown_type_pair, na_first=na_first, shuffle_options=shuffle_options,
         na_threshold=na_threshold, shared_demonstrations=shared_demonstrations, answer_prefix=answer_prefix, debias=debias,
         permutations=permutations, prior_samples=prior_samples,
-        model=ModelSettings(model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, price_per_million_input, price_per_million_output,
-                            max_retries, letter_tokenizer),
+        model=backend_settings,
     )  # fmt: skip
     with progress_bar(f"{method.value} on {dataset}") as start:
         metrics = evaluate(settings, progress=start)
@@ -177,15 +199,14 @@ def evaluate_command(
 
 
 @app.command("predict")
+@model_options
 def predict_command(
+    backend_settings: BackendSettings,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
     input: Annotated[Path, typer.Option("--input", help="Generic JSONL (text + character spans + optional types).")],
     output: Annotated[Path, typer.Option(help="Output JSONL: one record per input line.")],
     method: MethodOpt = Method.QA4RE,
     templates: TemplatesOpt = None,
-    model: ModelOpt = "default",
-    batch_size: BatchOpt = 8,
-    chat_template: ChatOpt = None,
     scoring: ScoringOpt = Scoring.LOGPROBS,
     constraints: ConstraintsOpt = True,
     unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
@@ -194,20 +215,11 @@ def predict_command(
     permutations: PermutationsOpt = 4,
     prior_samples: PriorSamplesOpt = 8,
     on_error: OnErrorOpt = OnError.STOP,
-    cache: CacheOpt = None,
-    base_url: BaseUrlOpt = None,
-    api: ApiOpt = "chat",
-    concurrency: ConcurrencyOpt = 4,
-    timeout: TimeoutOpt = 60.0,
-    max_retries: RetriesOpt = 5,
-    letter_tokenizer: LetterTokenizerOpt = None,
 ) -> None:
     """Predict relations for unlabelled JSONL examples."""
     relation_schema = load_schema(schema, templates)
     total = sum(1 for _ in read_dataset("jsonl", input, on_error))
-    backend = ModelSettings(
-        model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries, letter_tokenizer=letter_tokenizer
-    ).build()
+    backend = backend_settings.build()
     config = ExtractorConfig(method=method, use_constraints=constraints, unknown_type_pair=unknown_type_pair, scoring=scoring,
                              answer_prefix=answer_prefix, debias=debias, permutations=permutations, prior_samples=prior_samples)  # fmt: skip
     extractor = Extractor(relation_schema, backend, config)
@@ -223,7 +235,9 @@ def predict_command(
 
 
 @app.command("extract")
+@model_options
 def extract_command(
+    backend_settings: BackendSettings,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
     input: Annotated[Path, typer.Option("--input", help="JSONL documents (text, entity spans, sentences) or .txt, one document per line (needs --ner).")],
     output: Annotated[Path, typer.Option(help="Output JSONL: one line per triple, and one per unreadable input line.")],
@@ -235,25 +249,13 @@ def extract_command(
     ner: NerOpt = None,
     entity_types: EntityTypesOpt = None,
     templates: TemplatesOpt = None,
-    model: ModelOpt = "default",
-    batch_size: BatchOpt = 8,
-    chat_template: ChatOpt = None,
     constraints: ConstraintsOpt = True,
-    cache: CacheOpt = None,
-    base_url: BaseUrlOpt = None,
-    api: ApiOpt = "chat",
-    concurrency: ConcurrencyOpt = 4,
-    timeout: TimeoutOpt = 60.0,
-    max_retries: RetriesOpt = 5,
-    letter_tokenizer: LetterTokenizerOpt = None,
 ) -> None:
     """Extract (subject, relation, object) triples from documents: given entity spans, or spaCy's (--ner)."""
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
     nlp = load_pipeline(ner) if ner else None
-    backend = ModelSettings(
-        model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries, letter_tokenizer=letter_tokenizer
-    ).build()
+    backend = backend_settings.build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig(use_constraints=constraints))
     documents = DocumentExtractor(
         extractor, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs, nlp=nlp, entity_types=type_map
@@ -305,26 +307,18 @@ def csv_row(found: Triple) -> list[object]:
 
 
 @app.command("serve")
+@model_options
 def serve_command(
+    backend_settings: BackendSettings,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     templates: TemplatesOpt = None,
-    model: ModelOpt = "default",
-    batch_size: BatchOpt = 8,
-    chat_template: ChatOpt = None,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 above).")] = 64 * 1024,
     max_entities: Annotated[int, typer.Option(help="Most mentions per request (422 above).")] = 20,
     max_pairs: Annotated[int, typer.Option(help="Most candidate pairs scored per request.")] = 100,
     ner: NerOpt = None,
     entity_types: EntityTypesOpt = None,
-    cache: CacheOpt = None,
-    base_url: BaseUrlOpt = None,
-    api: ApiOpt = "chat",
-    concurrency: ConcurrencyOpt = 4,
-    timeout: TimeoutOpt = 60.0,
-    max_retries: RetriesOpt = 5,
-    letter_tokenizer: LetterTokenizerOpt = None,
 ) -> None:
     """Serve POST /extract and GET /health over HTTP (docs at /docs), the model loaded once."""
     try:
@@ -336,9 +330,7 @@ def serve_command(
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
     nlp = load_pipeline(ner) if ner else None
-    backend = ModelSettings(
-        model, batch_size, chat_template, cache, base_url, api, concurrency, timeout, max_retries=max_retries, letter_tokenizer=letter_tokenizer
-    ).build()
+    backend = backend_settings.build()
     limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs)
     app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map)
     uvicorn.run(app_, host=host, port=port, log_level="warning")

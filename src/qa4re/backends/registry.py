@@ -27,10 +27,11 @@ def get_backend(model: str = "default", **options: Any) -> Backend:
     """Build the backend for ``--model``: ``[backend:]model``; no prefix means transformers.
 
     Examples: ``default`` (embedded SmolLM2), ``google/flan-t5-large``, ``./my-model``,
-    ``transformers:./model.gguf``, ``openai:gpt-4o-mini`` (OpenAI-compatible HTTP API).
+    ``transformers:./model.gguf``, ``openai:gpt-4o-mini`` (OpenAI-compatible HTTP API). An unknown
+    prefix (``opneai:gpt-4o``) raises :class:`UnknownNameError` with a suggestion.
     """
-    name, sep, rest = model.partition(":")
-    if sep and name in BACKENDS:
-        backend: Backend = backend_class(name)(rest, **options) if name != "fake" else backend_class(name)()
-        return backend
-    return backend_class("transformers")(model, **options)  # type: ignore[no-any-return]
+    from qa4re.backends.settings import parse_model  # settings builds on this registry
+
+    ref = parse_model(model)
+    backend: Backend = backend_class("fake")() if ref.backend == "fake" else backend_class(ref.backend)(ref.name, **options)
+    return backend

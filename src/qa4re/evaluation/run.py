@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qa4re.backends.base import Backend
-from qa4re.backends.cached import CachingBackend
-from qa4re.backends.embedded import cache_dir
-from qa4re.backends.registry import get_backend
+from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import DATASETS, Item, OnError, dataset_file, read_dataset, sample_positions
 from qa4re.errors import ConfigError, DataError
 from qa4re.evaluation.diagnostics import AnswerDiagnostics
@@ -28,36 +26,6 @@ from qa4re.schemas.model import RelationSchema, UnknownTypePair
 from qa4re.types import ErrorRecord, Prediction, RelationInstance
 
 Progress = Callable[[int], None]
-
-
-@dataclass
-class ModelSettings:
-    """Which model to load and how to call it."""
-
-    model: str = "default"
-    batch_size: int = 8
-    chat_template: bool | None = None
-    cache: Path | None = None  # model-output cache (SQLite); None: $QA4RE_CACHE_DIR/outputs.sqlite
-    # OpenAI-compatible servers (``openai:<name>``) only:
-    base_url: str | None = None
-    api: str = "chat"
-    concurrency: int = 4
-    timeout: float = 60.0
-    price_per_million_input: float | None = None  # for the cost estimate in metrics.json
-    price_per_million_output: float | None = None
-    max_retries: int = 5
-    letter_tokenizer: str | None = None  # the served model's tokenizer, for logit_bias on the letters
-
-    def build(self) -> CachingBackend:
-        """The backend, wrapped in the on-disk output cache."""
-        options: dict[str, Any] = {"batch_size": self.batch_size}
-        if self.model.startswith("openai:"):
-            options.update(base_url=self.base_url, api=self.api, concurrency=self.concurrency, timeout=self.timeout, batch_size=None,
-                           max_retries=self.max_retries, letter_tokenizer=self.letter_tokenizer)  # fmt: skip
-        if self.chat_template is not None:
-            options["chat_template"] = self.chat_template
-        backend = get_backend(self.model, **options)
-        return CachingBackend(backend, self.cache or cache_dir() / "outputs.sqlite")
 
 
 @dataclass
@@ -88,7 +56,7 @@ class EvaluationSettings:
     debias: Debias = Debias.NONE
     permutations: int = 4
     prior_samples: int = 8
-    model: ModelSettings = field(default_factory=ModelSettings)
+    model: BackendSettings = field(default_factory=BackendSettings)
 
     def extractor_config(self) -> ExtractorConfig:
         """The pipeline settings of this run."""
@@ -100,7 +68,7 @@ class EvaluationSettings:
         )  # fmt: skip
 
 
-def estimated_cost(usage: Any, model: ModelSettings) -> float | None:
+def estimated_cost(usage: Any, model: BackendSettings) -> float | None:
     """Cost of the tokens a server reported, from the prices given (None without prices)."""
     if model.price_per_million_input is None or model.price_per_million_output is None:
         return None

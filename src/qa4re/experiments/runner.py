@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from qa4re.backends.cached import CachingBackend
+from qa4re.backends.settings import BackendSettings
 from qa4re.errors import ConfigError
 from qa4re.evaluation.calibration import choose_na_threshold, record_relation_probabilities
-from qa4re.evaluation.run import EvaluationSettings, ModelSettings, Progress, evaluate
+from qa4re.evaluation.run import EvaluationSettings, Progress, evaluate
 from qa4re.experiments.config import DEFAULT_TEMPLATES, Cell, ExperimentConfig
 
 HEADLINE = ("micro_precision", "micro_recall", "micro_f1", "accuracy", "semeval_official_macro_f1", "n_examples", "n_errors")
@@ -59,7 +60,7 @@ def check_runnable(config: ExperimentConfig) -> None:
             raise ConfigError(f"{config.source}: datasets: {dataset.dataset}: no such file or folder: {dataset.data}")
 
 
-def _settings(config: ExperimentConfig, cell: Cell, output: Path, model: ModelSettings, *, dev: bool, threshold: float | None) -> EvaluationSettings:
+def _settings(config: ExperimentConfig, cell: Cell, output: Path, model: BackendSettings, *, dev: bool, threshold: float | None) -> EvaluationSettings:
     d, v = cell.dataset, cell.variant
     return EvaluationSettings(
         dataset=d.dataset, data=d.data, output=output, split=(d.dev_split or d.split) if dev else d.split, limit=d.dev_limit if dev else d.limit,
@@ -84,10 +85,15 @@ def _dev_threshold(directory: Path, na_relation: str) -> float:
     return choose_na_threshold(examples, na_relation)
 
 
+def model_settings(config: ExperimentConfig, cell: Cell) -> BackendSettings:
+    """The backend settings of a cell's model (all cells share the config's cache)."""
+    return BackendSettings(model=cell.model.model, batch_size=cell.model.batch_size, chat_template=cell.model.chat_template, cache=config.cache)
+
+
 def run_cell(config: ExperimentConfig, cell: Cell, backend: CachingBackend, output: Path, progress: Callable[[int], Progress] | None = None) -> CellResult:
     """Evaluate one cell (first on dev when its variant calibrates an NA threshold)."""
     directory = cell_directory(output, cell)
-    model = ModelSettings(cell.model.model, cell.model.batch_size, cell.model.chat_template, config.cache)
+    model = model_settings(config, cell)
     calls, seconds = 0, 0.0
     threshold = None
     if cell.variant.calibrate_na_threshold:
@@ -117,7 +123,7 @@ def run_experiment(
             if cell.model.name not in backends:
                 for backend in backends.values():
                     backend.close()
-                backends = {cell.model.name: ModelSettings(cell.model.model, cell.model.batch_size, cell.model.chat_template, config.cache).build()}
+                backends = {cell.model.name: model_settings(config, cell).build()}
             result = run_cell(config, cell, backends[cell.model.name], output, progress(cell) if progress else None)
             results.append(result)
             if on_cell:

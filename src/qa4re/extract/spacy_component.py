@@ -21,7 +21,7 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from qa4re.evaluation.run import ModelSettings
+from qa4re.backends.settings import BackendSettings
 from qa4re.extract.documents import DocumentExtractor, DocumentResult
 from qa4re.extract.ner import mentions
 from qa4re.extract.pairs import Document
@@ -92,7 +92,7 @@ def make_relation_extractor(
 ) -> RelationExtractor:
     """Build the component: the schema and its entity-type map, and the model (loaded once)."""
     relation_schema = load_schema(schema, templates)
-    backend = ModelSettings(model, batch_size, cache=Path(cache) if cache else None).build()
+    backend = BackendSettings(model=model, batch_size=batch_size, cache=Path(cache) if cache else None).build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig())
     type_map = load_entity_types(entity_types, relation_schema, schema)
     return RelationExtractor(extractor, type_map, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs)

@@ -1,0 +1,83 @@
+"""Backend settings, parsed once: which backend a ``--model`` names, and the options it takes.
+
+``--model`` is ``[backend:]name``: ``openai:NAME`` for an OpenAI-compatible server, otherwise a
+local transformers model (``default``, a ``.gguf`` file, a folder or a hub id). A prefix that
+looks like a backend name but is none (``opneai:gpt-4o``) is an error with a suggestion, never a
+hub id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa4re.backends.base import Backend
+from qa4re.backends.cached import CachingBackend
+from qa4re.backends.embedded import cache_dir
+from qa4re.backends.registry import BACKENDS, backend_class
+from qa4re.errors import UnknownNameError
+
+_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):(?!//)(.+)$")  # "openai:gpt-4o", not "http://..." or "C:\\..."
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """A parsed ``--model``: the backend's registry name and the model it loads."""
+
+    backend: str
+    name: str
+
+
+def parse_model(model: str) -> ModelRef:
+    """``openai:gpt-4o`` -> (openai, gpt-4o); ``./m.gguf``, ``org/name``, ``default`` -> transformers."""
+    match = _PREFIX.match(model)
+    if match is None or Path(model).exists():
+        return ModelRef("transformers", model)
+    prefix, rest = match.groups()
+    if prefix not in BACKENDS:
+        raise UnknownNameError("backend", prefix, BACKENDS)
+    return ModelRef(prefix, rest)
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """Which model to load and how to call it; everything the CLI's model options carry."""
+
+    model: str = "default"
+    batch_size: int = 8
+    chat_template: bool | None = None
+    cache: Path | None = None  # model-output cache (SQLite); None: $QA4RE_CACHE_DIR/outputs.sqlite
+    # OpenAI-compatible servers (``openai:<name>``) only:
+    base_url: str | None = None
+    api: str = "chat"
+    concurrency: int = 4
+    timeout: float = 60.0
+    max_retries: int = 5
+    letter_tokenizer: str | None = None  # the served model's tokenizer, for logit_bias on the letters
+    price_per_million_input: float | None = None  # for the cost estimate in metrics.json
+    price_per_million_output: float | None = None
+
+    def options(self, ref: ModelRef) -> dict[str, Any]:
+        """The constructor options of ``ref``'s backend."""
+        options: dict[str, Any] = {}
+        if ref.backend == "transformers":
+            options["batch_size"] = self.batch_size
+        elif ref.backend == "openai":
+            options.update(base_url=self.base_url, api=self.api, concurrency=self.concurrency, timeout=self.timeout, max_retries=self.max_retries,
+                           letter_tokenizer=self.letter_tokenizer)  # fmt: skip
+        if self.chat_template is not None and ref.backend != "fake":
+            options["chat_template"] = self.chat_template
+        return options
+
+    def backend(self) -> Backend:
+        """The backend itself, without the output cache."""
+        ref = parse_model(self.model)
+        if ref.backend == "fake":
+            return backend_class("fake")()  # type: ignore[no-any-return]
+        return backend_class(ref.backend)(ref.name, **self.options(ref))  # type: ignore[no-any-return]
+
+    def build(self) -> CachingBackend:
+        """The backend, wrapped in the on-disk output cache."""
+        return CachingBackend(self.backend(), self.cache or cache_dir() / "outputs.sqlite")

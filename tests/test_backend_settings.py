@@ -1,0 +1,50 @@
+"""Backend settings are parsed once, in the backend layer: which backend a --model names, and its options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa4re.backends.settings import BackendSettings, ModelRef, parse_model
+from qa4re.errors import UnknownNameError
+from test_cli import qa4re
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("openai:gpt-4o-mini", ModelRef("openai", "gpt-4o-mini")),
+        ("transformers:./m.gguf", ModelRef("transformers", "./m.gguf")),
+        ("default", ModelRef("transformers", "default")),
+        ("Qwen/Qwen2.5-7B-Instruct", ModelRef("transformers", "Qwen/Qwen2.5-7B-Instruct")),
+        ("models/qwen.gguf", ModelRef("transformers", "models/qwen.gguf")),
+        ("http://localhost/x", ModelRef("transformers", "http://localhost/x")),
+    ],
+)
+def test_model_references_name_their_backend(model: str, expected: ModelRef) -> None:
+    assert parse_model(model) == expected
+
+
+def test_a_mistyped_backend_prefix_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(UnknownNameError, match="Unknown backend 'opneai'. Did you mean: openai"):
+        parse_model("opneai:gpt-4o")
+
+
+def test_an_existing_path_with_a_colon_is_a_local_model(tmp_path: Path) -> None:
+    folder = tmp_path / "run:1"
+    folder.mkdir()
+    assert parse_model(str(folder)).backend == "transformers"
+
+
+def test_each_backend_gets_only_its_own_options() -> None:
+    settings = BackendSettings(model="openai:m", batch_size=3, base_url="http://x/v1", chat_template=False)
+    openai = settings.options(parse_model("openai:m"))
+    assert openai["base_url"] == "http://x/v1" and "batch_size" not in openai and openai["chat_template"] is False
+    assert settings.options(parse_model("default")) == {"batch_size": 3, "chat_template": False}
+
+
+def test_cli_answers_a_mistyped_backend_in_one_line_before_reading_data(tmp_path: Path) -> None:
+    result = qa4re("evaluate", "--dataset", "semeval", "--data", tmp_path / "missing", "--output", tmp_path / "o", "--model", "opneai:gpt-4o", check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: Unknown backend 'opneai'. Did you mean: openai? Available: fake, openai, transformers"
