@@ -38,6 +38,8 @@ class BiasedReader:
 
     max_batch_size = 64
     supports_logprobs = True
+    commit_every = None
+    usage = None
     fingerprint = "biased-reader"
 
     def __init__(self, prior: Sequence[float], favourite: Callable[[str], bool], strength: float = 3.0, mass: float = 0.6) -> None:

@@ -12,6 +12,7 @@ from qa4re.backends.base import OptionScores, ScoreRequest
 from qa4re.backends.cached import CachingBackend
 from qa4re.backends.fake import FakeBackend
 from qa4re.datasets import OnError, read_dataset
+from qa4re.errors import BackendError
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
 from qa4re.schemas.loader import load_schema
@@ -63,16 +64,22 @@ def test_unknown_gold_label_becomes_a_data_error_record() -> None:
 
 
 class FailsOn(FakeBackend):
-    """Raises for prompts that contain ``needle``."""
+    """Raises ``error`` for prompts that contain ``needle``."""
 
-    def __init__(self, needle: str) -> None:
+    def __init__(self, needle: str, error: Exception | None = None) -> None:
         super().__init__()
         self.needle = needle
+        self.error = error or BackendError("boom")
 
     def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
         if any(self.needle in r.prompt for r in requests):
-            raise RuntimeError("boom")
+            raise self.error
         return super().score_options(requests)
+
+
+def test_a_bug_is_not_turned_into_error_records() -> None:
+    with pytest.raises(KeyError):
+        list(Extractor(load_schema("tacred"), FailsOn("Hamburg", KeyError("bug"))).predict(items()))
 
 
 def test_a_failing_example_becomes_an_error_record_and_the_rest_go_on() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 # The system message of the original QA4RE code for chat models.
 DEFAULT_SYSTEM_MESSAGE = "You are a helpful assistant."
@@ -54,16 +54,37 @@ class GenerateRequest:
     system: str | None = DEFAULT_SYSTEM_MESSAGE
 
 
+@dataclass
+class Usage:
+    """Tokens a server reported, summed over the run (served backends; local ones report none)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    requests: int = 0
+    retries: int = 0
+
+    def add(self, usage: Any) -> None:
+        self.requests += 1
+        if usage is not None:
+            self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+            self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A language model that can score answer options and generate text.
 
-    Both methods take a batch and return one result per request, in the same order.
+    Both methods take a batch and return one result per request, in the same order. A failure
+    the run should survive (a server error, an out-of-memory batch) is raised as
+    :class:`~qa4re.errors.BackendError`, or returned per request as ``OptionScores.error``; the
+    pipeline turns only those into error records. Anything else is a bug and propagates.
     """
 
     fingerprint: str  # stable id of model + settings; part of every cache key
     max_batch_size: int  # the pipeline sends at most this many requests per call
     supports_logprobs: bool  # False: the pipeline falls back to generate() + letter parsing
+    commit_every: int | None  # results the output cache stores at a time (None: each whole call)
+    usage: Usage | None  # tokens reported by a server (None: the backend reports none)
 
     def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
         """Log-probability of every answer of every request; same order, none dropped."""

@@ -56,6 +56,8 @@ class CachingBackend:
         self.fingerprint = backend.fingerprint
         self.max_batch_size = backend.max_batch_size
         self.supports_logprobs = backend.supports_logprobs
+        self.commit_every = backend.commit_every
+        self.usage = backend.usage
         self.calls = 0
         self.requests = 0
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +89,7 @@ class CachingBackend:
         missing = sorted({k: i for i, k in enumerate(keys) if k not in results}.values())
         # Backends that answer request by request (HTTP) say how many to commit at a time, so a
         # killed run loses at most that many finished results; batch backends get the whole list.
-        step = getattr(self.backend, "commit_every", None) or len(missing) or 1
+        step = self.backend.commit_every or len(missing) or 1
         for start in range(0, len(missing), step):
             part = missing[start : start + step]
             fresh = call([requests[i] for i in part])

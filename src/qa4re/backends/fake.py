@@ -22,6 +22,8 @@ class FakeBackend:
 
     max_batch_size = 64
     supports_logprobs = True
+    commit_every = None
+    usage = None
 
     def __init__(self, script: Script = first_answer, fingerprint: str = "fake") -> None:
         self.script = script

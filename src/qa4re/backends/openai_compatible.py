@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest, Usage
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError
 
 T = TypeVar("T")
@@ -116,22 +116,6 @@ def text_answer_scores(text: str, answers: Sequence[str]) -> dict[str, float]:
         found = [(text.find(a), -len(a), a) for a in answers if a in text]
         chosen = min(found)[2] if found else None
     return {a: (0.0 if a == chosen else -math.inf) for a in answers}
-
-
-@dataclass
-class Usage:
-    """Tokens reported by the server, summed over the run."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    requests: int = 0
-    retries: int = 0
-
-    def add(self, usage: Any) -> None:
-        self.requests += 1
-        if usage is not None:
-            self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
-            self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
 from qa4re.backends.embedded import resolve_model
-from qa4re.errors import BackendUnavailable
+from qa4re.errors import BackendError, BackendUnavailable
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +115,8 @@ class TransformersBackend:
     """
 
     supports_logprobs = True
+    commit_every = None
+    usage = None
 
     min_shared_prefix = 16  # tokens; shorter shared prefixes are not worth a separate forward pass
 
@@ -202,7 +204,16 @@ class TransformersBackend:
     # ---- scoring -----------------------------------------------------------------------
 
     def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
-        """Log-probability of every answer of every request (summed over answer tokens)."""
+        """Log-probability of every answer of every request (summed over answer tokens).
+
+        A torch runtime failure (out of memory, a too-long input) is raised as BackendError.
+        """
+        try:
+            return self._score_options(requests)
+        except RuntimeError as exc:
+            raise BackendError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
         encoded = [self._encode(r) for r in requests]
         results: list[OptionScores | None] = [None] * len(requests)
         single = [i for i, e in enumerate(encoded) if all(len(t) == 1 for t in e.answer_ids.values())]
@@ -369,7 +380,13 @@ class TransformersBackend:
     # ---- generation --------------------------------------------------------------------
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
-        """Greedy continuation of each prompt, cut at the first stop string."""
+        """Greedy continuation of each prompt, cut at the first stop string (torch failures: BackendError)."""
+        try:
+            return self._generate(requests)
+        except RuntimeError as exc:
+            raise BackendError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
         outputs: list[str] = []
         with self._torch.inference_mode():
             for start in range(0, len(requests), self.max_batch_size):

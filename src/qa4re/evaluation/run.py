@@ -163,7 +163,7 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     # The cost of the method: prompts scored per example, whether the cache answered them or not.
     prompts = getattr(backend, "requests", 0) - requests_before
     run["prompts_per_example"] = round(prompts / n_examples, 3) if hasattr(backend, "requests") and n_examples else None
-    usage = getattr(getattr(backend, "backend", backend), "usage", None)
+    usage = backend.usage
     if usage is not None:
         run["usage"] = {**asdict(usage), "estimated_cost": estimated_cost(usage, settings.model)}
     metrics = compute_metrics(pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval")

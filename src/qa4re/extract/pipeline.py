@@ -11,6 +11,7 @@ from enum import Enum
 from itertools import islice
 
 from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE, Backend, GenerateRequest, OptionScores, ScoreRequest
+from qa4re.errors import BackendError
 from qa4re.extract.debias import (
     CONTENT_FREE,
     Debias,
@@ -200,7 +201,7 @@ class Extractor:
             max_tokens = 4 if self.config.method is Method.QA4RE else 32
             texts = self.backend.generate([GenerateRequest(p.prompt.text, max_tokens, ("\n",), system) for p in pending])
             return [self._from_text(p, t) for p, t in zip(pending, texts, strict=True)]
-        except Exception as exc:  # noqa: BLE001 - a failed batch becomes error records, the run goes on
+        except BackendError as exc:  # a failed batch becomes error records and the run goes on; a bug propagates
             if len(pending) > 1:
                 # Retry one by one so a single bad example cannot take its batch down.
                 return [out for p in pending for out in self._run([p])]
