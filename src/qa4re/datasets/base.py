@@ -44,6 +44,18 @@ def require(record: dict[str, Any], key: str, kind: type | tuple[type, ...], pat
     return value
 
 
+def token_sentence(record: dict[str, Any], key: str, path: str, line: int) -> tuple[list[str], str, list[int]]:
+    """The tokens under ``key``, the sentence (space-joined tokens) and each token's character start."""
+    tokens = require(record, key, list, path, line)
+    if not tokens or not all(isinstance(t, str) for t in tokens):
+        raise DataError(path, line, key, "expected a non-empty list of strings")
+    starts, position = [], 0
+    for token in tokens:
+        starts.append(position)
+        position += len(token) + 1
+    return tokens, " ".join(tokens), starts
+
+
 def check_spans(text: str, subj: Entity, obj: Entity, path: str, line: int | None, names: tuple[str, str] = ("subj", "obj")) -> None:
     """Spans must lie inside ``text``, be non-empty, and not overlap."""
     for entity, name in zip((subj, obj), names, strict=True):

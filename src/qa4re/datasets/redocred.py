@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, check_spans, guarded, json_object, require
+from qa4re.datasets.base import Item, OnError, check_spans, guarded, json_object, require, token_sentence
 from qa4re.errors import DataError
 from qa4re.types import Entity, RelationInstance
 
@@ -58,13 +58,7 @@ def _nested(record: Any) -> bool:
 def redocred_instance(record: Any, source: str, line: int) -> RelationInstance:
     """Validate one sentence-level Re-DocRED record."""
     record = json_object(record, source, line)
-    tokens = require(record, "tokens", list, source, line)
-    if not tokens or not all(isinstance(t, str) for t in tokens):
-        raise DataError(source, line, "tokens", "expected a non-empty list of strings")
-    starts, position = [], 0
-    for token in tokens:
-        starts.append(position)
-        position += len(token) + 1
+    tokens, text, starts = token_sentence(record, "tokens", source, line)
 
     def entity(role: str) -> Entity:
         raw = require(record, role, dict, source, line)
@@ -75,7 +69,6 @@ def redocred_instance(record: Any, source: str, line: int) -> RelationInstance:
         return Entity(starts[span[0]], starts[span[1] - 1] + len(tokens[span[1] - 1]), kind)
 
     subj, obj = entity("head"), entity("tail")
-    text = " ".join(tokens)
     check_spans(text, subj, obj, source, line, ("head", "tail"))
     relation = require(record, "label", str, source, line)
     return RelationInstance(str(record.get("id", f"{Path(source).name}:{line}")), text, subj, obj, relation, source)

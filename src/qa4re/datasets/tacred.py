@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, finished_instance, guarded, json_object, require
+from qa4re.datasets.base import Item, OnError, finished_instance, guarded, json_object, require, token_sentence
 from qa4re.errors import DataError
 from qa4re.types import Entity, RelationInstance
 
@@ -65,14 +65,7 @@ def _array_elements(text: str, pos: int, source: str) -> Iterator[tuple[int, Any
 def tacred_instance(record: Any, source: str, line: int) -> RelationInstance:
     """Validate one TACRED-format record and convert token offsets to character spans."""
     record = json_object(record, source, line)
-    tokens = require(record, "token", list, source, line)
-    if not tokens or not all(isinstance(t, str) for t in tokens):
-        raise DataError(source, line, "token", "expected a non-empty list of strings")
-    starts, position = [], 0
-    for token in tokens:
-        starts.append(position)
-        position += len(token) + 1
-    text = " ".join(tokens)
+    tokens, text, starts = token_sentence(record, "token", source, line)
 
     def entity(role: str) -> Entity:
         first = require(record, f"{role}_start", int, source, line)
