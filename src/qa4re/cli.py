@@ -20,7 +20,7 @@ from rich.table import Table
 
 from qa4re.backends.settings import BackendSettings, parse_model
 from qa4re.datasets import OnError, dataset_file, read_dataset
-from qa4re.errors import BackendUnavailable, Qa4reError
+from qa4re.errors import BackendUnavailable, DataError, Qa4reError
 from qa4re.evaluation.report import headline_rows
 from qa4re.evaluation.run import EvaluationSettings, dataset_schema, evaluate, sampled
 from qa4re.experiments.config import load_experiment
@@ -152,7 +152,7 @@ def evaluate_command(
     data: DataOpt,
     output: Annotated[Path, typer.Option(help="Folder for predictions.jsonl, metrics.json, report.md.")],
     split: SplitOpt = "test",
-    limit: Annotated[Optional[int], typer.Option(help="Evaluate a seeded random sample of N examples.")] = None,  # noqa: UP045
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate a seeded random sample of N examples.")] = None,  # noqa: UP045
     seed: SeedOpt = 0,
     method: MethodOpt = Method.QA4RE,
     templates: TemplatesOpt = None,
@@ -252,6 +252,7 @@ def extract_command(
     constraints: ConstraintsOpt = True,
 ) -> None:
     """Extract (subject, relation, object) triples from documents: given entity spans, or spaCy's (--ner)."""
+    check_input_file(input)
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
     nlp = load_pipeline(ner) if ner else None
@@ -262,7 +263,7 @@ def extract_command(
     )
     counts = Counter[str]()
     output.parent.mkdir(parents=True, exist_ok=True)
-    with input.open(encoding="utf-8") as lines:
+    with input.open("rb") as lines:
         total = sum(1 for line in lines if line.strip())
     with (
         progress_bar("extract") as start,
@@ -293,6 +294,14 @@ def extract_command(
         f"{counts['documents']} documents, {counts['pairs']} pairs scored, {counts['triples']} triples, {counts['errors']} errors, "
         f"{backend.calls} new model calls; wrote {output}"
     )
+
+
+def check_input_file(path: Path) -> None:
+    """Refuse, in one line and before any model is loaded, an input that is not a readable file."""
+    if path.is_dir():
+        raise DataError(str(path), None, None, "is a directory, not an input file")
+    if not path.is_file():
+        raise DataError(str(path), None, None, "no such file")
 
 
 CSV_COLUMNS = ["doc_id", "subject", "subject_start", "subject_end", "subject_type", "relation", "object", "object_start", "object_end", "object_type",

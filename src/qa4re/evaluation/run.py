@@ -15,7 +15,7 @@ from typing import Any
 from qa4re.backends.base import Backend
 from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import DATASETS, Item, OnError, dataset_file, read_dataset, sample_positions
-from qa4re.errors import ConfigError, DataError
+from qa4re.errors import ConfigError, DataError, UnknownNameError
 from qa4re.evaluation.diagnostics import AnswerDiagnostics
 from qa4re.evaluation.report import compute_metrics, write_outputs
 from qa4re.extract.debias import Debias
@@ -77,6 +77,8 @@ def estimated_cost(usage: Any, model: BackendSettings) -> float | None:
 
 def dataset_schema(dataset: str, schema: str | None, templates: str | None) -> RelationSchema:
     """The schema of a run: ``schema`` if given, else the dataset's built-in schema."""
+    if dataset not in DATASETS:
+        raise UnknownNameError("dataset", dataset, DATASETS)
     name = schema or DATASETS[dataset][1]
     if name is None:
         raise ConfigError(f"--schema is required for --dataset {dataset}")

@@ -94,8 +94,13 @@ def read_documents(path: Path, *, entities_optional: bool = False) -> Iterator[D
     """
     source = str(path)
     plain = path.suffix == ".txt"
-    with path.open(encoding="utf-8") as lines:
-        for number, raw in enumerate(lines, start=1):
+    with path.open("rb") as lines:
+        for number, raw_bytes in enumerate(lines, start=1):
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as exc:  # one bad line is one error record, not a refused file
+                yield ErrorRecord(None, source, number, None, f"{source}:{number}: not valid UTF-8 (byte {exc.start + 1} of the line)")
+                continue
             if not raw.strip():
                 continue
             try:

@@ -1,0 +1,45 @@
+"""Bad input on the command line: one clear line, exit status 2, no traceback (issue 14, item 1)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from test_cli import SEMEVAL, qa4re
+
+
+def one_line_error(result: object) -> str:
+    stderr = getattr(result, "stderr", "")
+    assert getattr(result, "returncode", None) == 2 and "Traceback" not in stderr, stderr
+    return str(stderr).strip()
+
+
+def test_a_mistyped_dataset_is_answered_with_a_suggestion(tmp_path: Path) -> None:
+    result = qa4re("evaluate", "--dataset", "semval", "--data", SEMEVAL, "--output", tmp_path / "o", check=False)
+    assert one_line_error(result).startswith("error: Unknown dataset 'semval'. Did you mean: semeval?")
+
+
+def test_a_negative_limit_is_a_usage_error(tmp_path: Path) -> None:
+    result = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", tmp_path / "o", "--limit", "-5", check=False)
+    assert "Invalid value for '--limit'" in one_line_error(result)
+
+
+@pytest.mark.parametrize(("name", "message"), [("missing.jsonl", "no such file"), (".", "is a directory, not an input file")])
+def test_extract_refuses_an_input_that_is_not_a_file_before_loading_a_model(tmp_path: Path, name: str, message: str) -> None:
+    path = tmp_path / name
+    result = qa4re("extract", "--schema", "tacred", "--input", path, "--output", tmp_path / "out.jsonl", check=False)
+    assert one_line_error(result) == f"error: {path}: {message}"
+
+
+def test_one_bad_byte_is_one_error_record_and_the_other_lines_are_read(tmp_path: Path) -> None:
+    good = {"id": "d1", "text": "Anna Berg lives in Oslo.", "entities": [{"start": 0, "end": 9, "type": "PERSON"}, {"start": 19, "end": 23, "type": "CITY"}]}
+    path = tmp_path / "docs.jsonl"
+    path.write_bytes(b'{"id": "d0", "text": "caf\xe9"}\n' + json.dumps(good).encode() + b"\n")
+    out = tmp_path / "out.jsonl"
+    result = qa4re("extract", "--schema", "tacred", "--input", path, "--output", out, "--model", "fake:plumbing", "--include-na", "--cache", tmp_path / "c.sqlite")
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records[0]["line"] == 1 and "not valid UTF-8" in records[0]["error"]
+    assert {r.get("doc_id") for r in records[1:]} == {"d1"}
+    assert "1 documents" in result.stderr and "1 errors" in result.stderr
