@@ -38,7 +38,8 @@ def test_one_bad_byte_is_one_error_record_and_the_other_lines_are_read(tmp_path:
     path = tmp_path / "docs.jsonl"
     path.write_bytes(b'{"id": "d0", "text": "caf\xe9"}\n' + json.dumps(good).encode() + b"\n")
     out = tmp_path / "out.jsonl"
-    result = qa4re("extract", "--schema", "tacred", "--input", path, "--output", out, "--model", "fake:plumbing", "--include-na", "--cache", tmp_path / "c.sqlite")
+    result = qa4re("extract", "--schema", "tacred", "--input", path, "--output", out, "--model", "fake:plumbing", "--include-na",
+                   "--cache", tmp_path / "c.sqlite")  # fmt: skip
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert records[0]["line"] == 1 and "not valid UTF-8" in records[0]["error"]
     assert {r.get("doc_id") for r in records[1:]} == {"d1"}
