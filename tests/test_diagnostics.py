@@ -76,7 +76,7 @@ def test_answer_prefix_and_content_free_calibration_run_end_to_end(tmp_path: Pat
           "--debias", "content-free")  # fmt: skip
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["run"]["model_calls"] == 12 + 1  # every SemEval question has the same 19 candidates: one content-free prompt
-    assert metrics["run"]["answer_prefix"] == "Option:" and metrics["run"]["debias"] == "content-free"
+    assert metrics["run"]["config"]["answer_prefix"] == "Option:" and metrics["run"]["config"]["debias"] == "content-free"
     records = read_jsonl(out / "predictions.jsonl")
     assert all(sum(r["option_probabilities"].values()) == pytest.approx(1.0) for r in records)
     bad = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", out, "--debias", "pryde", check=False)

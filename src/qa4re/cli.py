@@ -20,7 +20,7 @@ from rich.table import Table
 
 from qa4re.backends.settings import BackendSettings, parse_model
 from qa4re.datasets import OnError, dataset_file, read_dataset
-from qa4re.errors import BackendUnavailable, DataError, Qa4reError
+from qa4re.errors import BackendUnavailable, ConfigError, DataError, Qa4reError
 from qa4re.evaluation.report import headline_rows
 from qa4re.evaluation.run import EvaluationSettings, dataset_schema, evaluate, sampled
 from qa4re.experiments.config import load_experiment
@@ -86,6 +86,8 @@ DebiasOpt = Annotated[
 ]
 PermutationsOpt = Annotated[int, typer.Option(min=1, help="--debias permute: cyclic shifts of the options per example (each one model call).")]
 PriorSamplesOpt = Annotated[int, typer.Option(min=1, help="--debias pride: inputs per option count whose cyclic shifts estimate the prior.")]
+NaThresholdOpt = Annotated[Optional[float], typer.Option(help="Predict NA when the best non-NA relation's probability is below this.")]  # noqa: UP045
+DemonstrationsOpt = Annotated[Optional[Path], typer.Option(help="File to draw demonstrations from (default: the train split).")]  # noqa: UP045
 CacheOpt = Annotated[Optional[Path], typer.Option(help="Model-output cache file (default: $QA4RE_CACHE_DIR/outputs.sqlite).")]  # noqa: UP045
 
 
@@ -100,23 +102,47 @@ MODEL_OPTIONS = [
 ]  # fmt: skip
 
 
-def model_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Declare the model options once: ``command`` gets them as one ``backend_settings`` argument.
+PROMPT_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+    for name, kind, default in [
+        ("method", MethodOpt, Method.QA4RE), ("shots", ShotsOpt, 0), ("seed", SeedOpt, 0), ("scoring", ScoringOpt, Scoring.LOGPROBS),
+        ("constraints", ConstraintsOpt, True), ("unknown_type_pair", UnknownPairOpt, UnknownTypePair.ALL), ("na_first", NaFirstOpt, False),
+        ("shuffle_options", ShuffleOpt, False), ("shared_demonstrations", SharedDemosOpt, False), ("na_threshold", NaThresholdOpt, None),
+        ("answer_prefix", AnswerPrefixOpt, ""), ("debias", DebiasOpt, Debias.NONE), ("permutations", PermutationsOpt, 4),
+        ("prior_samples", PriorSamplesOpt, 8),
+    ]
+]  # fmt: skip
 
-    The options are checked here, before any data is read: an unknown backend prefix
-    (``opneai:gpt-4o``) is a one-line error with a suggestion.
-    """
-    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != "backend_settings"]
 
-    @functools.wraps(command)
-    def wrapper(**values: object) -> None:
-        settings = BackendSettings(**{p.name: values.pop(p.name) for p in MODEL_OPTIONS})  # type: ignore[arg-type]
-        parse_model(settings.model)
-        command(backend_settings=settings, **values)
+def option_bundle(argument: str, options: list[inspect.Parameter], build: Callable[..., object]) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator that declares ``options`` once and hands the command ``build(**values)`` as ``argument``."""
 
-    wrapper.__signature__ = inspect.Signature([*own, *MODEL_OPTIONS])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *MODEL_OPTIONS]}
-    return wrapper
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != argument]
+
+        @functools.wraps(command)
+        def wrapper(**values: object) -> None:
+            command(**{argument: build(**{p.name: values.pop(p.name) for p in options})}, **values)
+
+        wrapper.__signature__ = inspect.Signature([*own, *options])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *options]}
+        return wrapper
+
+    return decorate
+
+
+def _backend_settings(**values: object) -> BackendSettings:
+    settings = BackendSettings(**values)  # type: ignore[arg-type]
+    parse_model(settings.model)  # an unknown backend prefix fails here, before any data is read
+    return settings
+
+
+def _extractor_config(constraints: bool, **values: object) -> ExtractorConfig:
+    return ExtractorConfig(use_constraints=constraints, **values)  # type: ignore[arg-type]
+
+
+model_options = option_bundle("backend_settings", MODEL_OPTIONS, _backend_settings)
+prompt_options = option_bundle("extractor_config", PROMPT_OPTIONS, _extractor_config)
 
 
 def main() -> None:
@@ -146,41 +172,26 @@ def progress_bar(description: str) -> Iterator[Callable[..., Callable[[int], Non
 
 @app.command("evaluate")
 @model_options
+@prompt_options
 def evaluate_command(
     backend_settings: BackendSettings,
+    extractor_config: ExtractorConfig,
     dataset: DatasetOpt,
     data: DataOpt,
     output: Annotated[Path, typer.Option(help="Folder for predictions.jsonl, metrics.json, report.md.")],
     split: SplitOpt = "test",
     limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate a seeded random sample of N examples.")] = None,  # noqa: UP045
-    seed: SeedOpt = 0,
-    method: MethodOpt = Method.QA4RE,
     templates: TemplatesOpt = None,
     schema: SchemaOpt = None,
-    shots: ShotsOpt = 0,
-    demonstrations: Annotated[Optional[Path], typer.Option(help="File to draw demonstrations from (default: the train split).")] = None,  # noqa: UP045
-    scoring: ScoringOpt = Scoring.LOGPROBS,
-    constraints: ConstraintsOpt = True,
-    unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
-    na_first: NaFirstOpt = False,
-    shuffle_options: ShuffleOpt = False,
-    shared_demonstrations: SharedDemosOpt = False,
-    na_threshold: Annotated[Optional[float], typer.Option(help="Predict NA when the best non-NA relation's probability is below this.")] = None,  # noqa: UP045
-    answer_prefix: AnswerPrefixOpt = "",
-    debias: DebiasOpt = Debias.NONE,
-    permutations: PermutationsOpt = 4,
-    prior_samples: PriorSamplesOpt = 8,
+    demonstrations: DemonstrationsOpt = None,
     on_error: OnErrorOpt = OnError.STOP,
 ) -> None:
     """Evaluate on a labelled dataset; print the headline metrics."""
     settings = EvaluationSettings(
-        dataset=dataset, data=data, output=output, split=split, limit=limit, seed=seed, method=method, schema=schema,
-        templates=templates, shots=shots, demonstrations=demonstrations, on_error=on_error, scoring=scoring,
-        use_constraints=constraints, unknown_type_pair=unknown_type_pair, na_first=na_first, shuffle_options=shuffle_options,
-        na_threshold=na_threshold, shared_demonstrations=shared_demonstrations, answer_prefix=answer_prefix, debias=debias,
-        permutations=permutations, prior_samples=prior_samples,
-        model=backend_settings,
+        dataset=dataset, data=data, output=output, split=split, limit=limit, schema=schema, templates=templates, demonstrations=demonstrations,
+        on_error=on_error, config=extractor_config, model=backend_settings,
     )  # fmt: skip
+    method = extractor_config.method
     with progress_bar(f"{method.value} on {dataset}") as start:
         metrics = evaluate(settings, progress=start)
     table = Table(title=f"{method.value} · {dataset} {split} · {metrics['run']['model']['fingerprint']}")
@@ -200,29 +211,25 @@ def evaluate_command(
 
 @app.command("predict")
 @model_options
+@prompt_options
 def predict_command(
     backend_settings: BackendSettings,
+    extractor_config: ExtractorConfig,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
     input: Annotated[Path, typer.Option("--input", help="Generic JSONL (text + character spans + optional types).")],
     output: Annotated[Path, typer.Option(help="Output JSONL: one record per input line.")],
-    method: MethodOpt = Method.QA4RE,
     templates: TemplatesOpt = None,
-    scoring: ScoringOpt = Scoring.LOGPROBS,
-    constraints: ConstraintsOpt = True,
-    unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
-    answer_prefix: AnswerPrefixOpt = "",
-    debias: DebiasOpt = Debias.NONE,
-    permutations: PermutationsOpt = 4,
-    prior_samples: PriorSamplesOpt = 8,
+    demonstrations: Annotated[Optional[Path], typer.Option(help="Labelled generic JSONL to draw --shots demonstrations from.")] = None,  # noqa: UP045
     on_error: OnErrorOpt = OnError.STOP,
 ) -> None:
     """Predict relations for unlabelled JSONL examples."""
     relation_schema = load_schema(schema, templates)
     total = sum(1 for _ in read_dataset("jsonl", input, on_error))
+    if extractor_config.shots and demonstrations is None:
+        raise ConfigError("--shots needs --demonstrations FILE (labelled generic JSONL)")
+    pool = [i for i in read_dataset("jsonl", demonstrations, OnError.SKIP) if isinstance(i, RelationInstance)] if demonstrations else []
     backend = backend_settings.build()
-    config = ExtractorConfig(method=method, use_constraints=constraints, unknown_type_pair=unknown_type_pair, scoring=scoring,
-                             answer_prefix=answer_prefix, debias=debias, permutations=permutations, prior_samples=prior_samples)  # fmt: skip
-    extractor = Extractor(relation_schema, backend, config)
+    extractor = Extractor(relation_schema, backend, extractor_config, pool)
     output.parent.mkdir(parents=True, exist_ok=True)
     errors = 0
     with progress_bar("predict") as start, output.open("w", encoding="utf-8") as out:
@@ -346,31 +353,25 @@ def serve_command(
 
 
 @app.command("prompt")
+@prompt_options
 def prompt_command(
+    extractor_config: ExtractorConfig,
     dataset: DatasetOpt,
     data: DataOpt,
     index: Annotated[int, typer.Option(help="Position of the example in the file (0-based).")] = 0,
     split: SplitOpt = "test",
-    method: MethodOpt = Method.QA4RE,
     templates: TemplatesOpt = None,
     schema: SchemaOpt = None,
-    shots: ShotsOpt = 0,
-    seed: SeedOpt = 0,
-    constraints: ConstraintsOpt = True,
-    unknown_type_pair: UnknownPairOpt = UnknownTypePair.ALL,
-    na_first: NaFirstOpt = False,
-    shuffle_options: ShuffleOpt = False,
-    shared_demonstrations: SharedDemosOpt = False,
 ) -> None:
     """Print the exact prompt of one example (and its answer map on stderr)."""
+    config = extractor_config
     relation_schema = dataset_schema(dataset, schema, templates)
     path = dataset_file(dataset, data, split)
     item = next(sampled(read_dataset(dataset, path, OnError.STOP), {index}), None)
     if not isinstance(item, RelationInstance):
         raise typer.BadParameter(f"no example at index {index} in {path}")
-    pool = [i for i in read_dataset(dataset, dataset_file(dataset, data, "train"), OnError.SKIP) if isinstance(i, RelationInstance)] if shots else []
-    config = ExtractorConfig(method=method, shots=shots, seed=seed, use_constraints=constraints, unknown_type_pair=unknown_type_pair,
-                             na_first=na_first, shuffle_options=shuffle_options, shared_demonstrations=shared_demonstrations)  # fmt: skip
+    train = dataset_file(dataset, data, "train")
+    pool = [i for i in read_dataset(dataset, train, OnError.SKIP) if isinstance(i, RelationInstance)] if config.shots else []
     prepared = PromptBuilder(relation_schema, config, pool).prepare(item)
     if not isinstance(prepared, PreparedPrompt):
         raise typer.BadParameter(f"example {item.id} needs no prompt: {prepared}")

@@ -18,11 +18,9 @@ from qa4re.datasets import DATASETS, Item, OnError, dataset_file, read_dataset, 
 from qa4re.errors import ConfigError, DataError, UnknownNameError
 from qa4re.evaluation.diagnostics import AnswerDiagnostics
 from qa4re.evaluation.report import compute_metrics, write_outputs
-from qa4re.extract.debias import Debias
-from qa4re.extract.pipeline import Extractor, ExtractorConfig, Output, Scoring
-from qa4re.prompts.render import Method
+from qa4re.extract.pipeline import Extractor, ExtractorConfig, Output
 from qa4re.schemas.loader import load_schema
-from qa4re.schemas.model import RelationSchema, UnknownTypePair
+from qa4re.schemas.model import RelationSchema
 from qa4re.types import ErrorRecord, Prediction, RelationInstance
 
 Progress = Callable[[int], None]
@@ -30,42 +28,20 @@ Progress = Callable[[int], None]
 
 @dataclass
 class EvaluationSettings:
-    """Everything ``qa4re evaluate`` takes."""
+    """Everything ``qa4re evaluate`` takes: the data, the prompt settings (``config``) and the model."""
 
     dataset: str
     data: Path
     output: Path
     split: str = "test"
     limit: int | None = None
-    seed: int = 0
-    method: Method = Method.QA4RE
     schema: str | None = None
     templates: str | None = None
-    shots: int = 0
     demonstrations: Path | None = None
     on_error: OnError = OnError.STOP
-    scoring: Scoring = Scoring.LOGPROBS
-    use_constraints: bool = True
-    unknown_type_pair: UnknownTypePair = UnknownTypePair.ALL
-    na_first: bool = False
-    shuffle_options: bool = False
-    na_threshold: float | None = None
-    shared_demonstrations: bool = False
-    sample_seed: int | None = None  # seed of the --limit sample (default: ``seed``); ``seed`` then drives demonstrations and shuffles
-    answer_prefix: str = ""
-    debias: Debias = Debias.NONE
-    permutations: int = 4
-    prior_samples: int = 8
+    sample_seed: int | None = None  # seed of the --limit sample (default: ``config.seed``, which drives demonstrations and shuffles)
+    config: ExtractorConfig = field(default_factory=ExtractorConfig)
     model: BackendSettings = field(default_factory=BackendSettings)
-
-    def extractor_config(self) -> ExtractorConfig:
-        """The pipeline settings of this run."""
-        return ExtractorConfig(
-            method=self.method, shots=self.shots, seed=self.seed, use_constraints=self.use_constraints, unknown_type_pair=self.unknown_type_pair,
-            scoring=self.scoring, na_first=self.na_first, shuffle_options=self.shuffle_options, na_threshold=self.na_threshold,
-            shared_demonstrations=self.shared_demonstrations, answer_prefix=self.answer_prefix, debias=self.debias,
-            permutations=self.permutations, prior_samples=self.prior_samples,
-        )  # fmt: skip
 
 
 def estimated_cost(usage: Any, model: BackendSettings) -> float | None:
@@ -106,7 +82,7 @@ def stop_on_data_errors(outputs: Iterable[Output], on_error: OnError) -> Iterato
 
 
 def _demonstrations(settings: EvaluationSettings) -> list[RelationInstance]:
-    if settings.shots <= 0:
+    if settings.config.shots <= 0:
         return []
     # Evaluating train itself (e.g. a dev sample drawn from train) is fine: an example is never its own demonstration.
     path = settings.demonstrations or dataset_file(settings.dataset, settings.data, "train")
@@ -134,10 +110,10 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     schema = dataset_schema(settings.dataset, settings.schema, settings.templates)
     path = dataset_file(settings.dataset, settings.data, settings.split)
     total = counted(read_dataset(settings.dataset, path, settings.on_error))
-    positions = sample_positions(total, settings.limit, settings.seed if settings.sample_seed is None else settings.sample_seed)
+    positions = sample_positions(total, settings.limit, settings.config.seed if settings.sample_seed is None else settings.sample_seed)
     n_examples = total if positions is None else len(positions)
     backend = backend or settings.model.build()
-    extractor = Extractor(schema, backend, settings.extractor_config(), _demonstrations(settings))
+    extractor = Extractor(schema, backend, settings.config, _demonstrations(settings))
     advance = progress(n_examples) if progress else (lambda _: None)
     settings.output.mkdir(parents=True, exist_ok=True)
     pairs: Counter[tuple[str, str | None]] = Counter()

@@ -15,6 +15,7 @@ from qa4re.errors import ConfigError
 from qa4re.evaluation.calibration import choose_na_threshold, record_relation_probabilities
 from qa4re.evaluation.run import EvaluationSettings, Progress, evaluate
 from qa4re.experiments.config import DEFAULT_TEMPLATES, Cell, ExperimentConfig
+from qa4re.extract.pipeline import ExtractorConfig
 
 HEADLINE = ("micro_precision", "micro_recall", "micro_f1", "accuracy", "semeval_official_macro_f1", "n_examples", "n_errors")
 
@@ -62,13 +63,14 @@ def check_runnable(config: ExperimentConfig) -> None:
 
 def _settings(config: ExperimentConfig, cell: Cell, output: Path, model: BackendSettings, *, dev: bool, threshold: float | None) -> EvaluationSettings:
     d, v = cell.dataset, cell.variant
+    prompt = ExtractorConfig(
+        method=v.method, shots=cell.shots, seed=cell.seed, use_constraints=v.constraints, unknown_type_pair=d.unknown_type_pair, scoring=v.scoring,
+        na_first=v.na_first, shuffle_options=v.shuffle_options, na_threshold=threshold, shared_demonstrations=v.shared_demonstrations,
+        answer_prefix=v.answer_prefix, debias=v.debias, permutations=v.permutations, prior_samples=v.prior_samples,
+    )  # fmt: skip
     return EvaluationSettings(
         dataset=d.dataset, data=d.data, output=output, split=(d.dev_split or d.split) if dev else d.split, limit=d.dev_limit if dev else d.limit,
-        seed=cell.seed, sample_seed=config.sample_seed, method=v.method, schema=d.schema,
-        templates=None if cell.templates == DEFAULT_TEMPLATES else cell.templates, shots=cell.shots, use_constraints=v.constraints,
-        unknown_type_pair=d.unknown_type_pair,
-        na_first=v.na_first, shuffle_options=v.shuffle_options, shared_demonstrations=v.shared_demonstrations, na_threshold=threshold,
-        scoring=v.scoring, answer_prefix=v.answer_prefix, debias=v.debias, permutations=v.permutations, prior_samples=v.prior_samples,
+        sample_seed=config.sample_seed, schema=d.schema, templates=None if cell.templates == DEFAULT_TEMPLATES else cell.templates, config=prompt,
         model=model,
     )  # fmt: skip
 
