@@ -269,6 +269,7 @@ def extract_command(
         extractor, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs, nlp=nlp, entity_types=type_map
     )
     counts = Counter[str]()
+    seen_types = Counter[str]()
     output.parent.mkdir(parents=True, exist_ok=True)
     with input.open("rb") as lines:
         total = sum(1 for line in lines if line.strip())
@@ -288,6 +289,7 @@ def extract_command(
                 out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
                 continue
             counts["documents"] += 1
+            seen_types.update(e.type or "(no type)" for e in result.document.entities)
             counts["pairs"] += result.pairs
             counts["errors"] += len(result.errors)
             counts["triples"] += len(result.triples)
@@ -301,6 +303,28 @@ def extract_command(
         f"{counts['documents']} documents, {counts['pairs']} pairs scored, {counts['triples']} triples, {counts['errors']} errors, "
         f"{backend.calls} new model calls; wrote {output}"
     )
+    for hint in empty_run_hints(counts, seen_types, set(relation_schema.entity_types) if constraints else set(), input):
+        console.print(f"[yellow]warning: {hint}[/yellow]", soft_wrap=True)
+    if counts["errors"] and not counts["documents"]:
+        raise typer.Exit(1)
+
+
+def empty_run_hints(counts: Counter[str], seen_types: Counter[str], known_types: set[str], input: Path) -> list[str]:
+    """Why an extract run scored nothing, in words a newcomer can act on."""
+    if not counts["documents"] and not counts["errors"]:
+        return [f"{input} holds no documents"]
+    if not counts["documents"]:
+        return ["no document could be read; see the error lines in the output (plain text needs --ner PIPELINE)"]
+    if counts["pairs"]:
+        return []
+    if not seen_types:
+        return ["no entity mentions: give entity spans, or a --ner pipeline that finds them"]
+    unknown = sorted(t for t in seen_types if known_types and not set(t.split("|")) <= known_types)
+    if unknown:
+        return [f"no candidate pairs: the entity types {', '.join(unknown)} are not in the schema's constraints (it knows "
+                f"{', '.join(sorted(known_types)[:12])}{', ...' if len(known_types) > 12 else ''}); map them with --entity-types FILE, "
+                "or pass --no-constraints"]  # fmt: skip
+    return ["no candidate pairs: no sentence holds two mentions whose type pair the schema relates"]
 
 
 def check_input_file(path: Path) -> None:
