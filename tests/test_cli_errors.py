@@ -64,3 +64,9 @@ def test_extract_of_plain_text_without_ner_fails_with_a_hint(tmp_path: Path) -> 
     result = qa4re("extract", "--schema", "tacred", "--input", path, "--output", tmp_path / "o.jsonl", "--model", "fake:plumbing", "--cache", tmp_path / "c",
                    check=False)  # fmt: skip
     assert result.returncode == 1 and "plain text needs --ner PIPELINE" in " ".join(result.stderr.split())
+
+
+def test_version_and_schema_listing_with_template_sets() -> None:
+    assert qa4re("--version").stdout.strip() == "qa4re 0.1.0"
+    listing = qa4re("schemas").stdout
+    assert "tacred\tqa4re.tacred.v1\t42 relations\ttemplate sets: temp2, temp1, temp3, temp4 (default temp2)" in listing

@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -34,7 +35,7 @@ from qa4re.extract.pairs import read_documents
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
 from qa4re.schemas.entity_types import load_entity_types
-from qa4re.schemas.loader import list_schemas, load_schema
+from qa4re.schemas.loader import builtin_template_sets, list_schemas, load_schema
 from qa4re.schemas.model import UnknownTypePair
 from qa4re.types import ErrorRecord, RelationInstance
 
@@ -143,6 +144,19 @@ def _extractor_config(constraints: bool, **values: object) -> ExtractorConfig:
 
 model_options = option_bundle("backend_settings", MODEL_OPTIONS, _backend_settings)
 prompt_options = option_bundle("extractor_config", PROMPT_OPTIONS, _extractor_config)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"qa4re {metadata.version('qa4re')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Zero-shot relation extraction as multiple-choice QA (QA4RE)."""
 
 
 def main() -> None:
@@ -431,7 +445,8 @@ def schemas_command() -> None:
     """List the built-in schemas and their template sets."""
     for name in list_schemas():
         schema = load_schema(name)
-        typer.echo(f"{name}\t{schema.name}\t{len(schema.relations)} relations\tdefault templates: {schema.template_set}")
+        sets = ", ".join(builtin_template_sets(name))
+        typer.echo(f"{name}\t{schema.name}\t{len(schema.relations)} relations\ttemplate sets: {sets} (default {schema.template_set})")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,17 @@ def list_schemas() -> list[str]:
     return sorted(BUILTIN_SCHEMAS)
 
 
+def builtin_template_sets(name: str) -> list[str]:
+    """The template sets a built-in schema ships with, its default first."""
+    if name not in BUILTIN_SCHEMAS:
+        raise UnknownNameError("schema", name, BUILTIN_SCHEMAS)
+    text = resources.files("qa4re.schemas").joinpath("data", BUILTIN_SCHEMAS[name]).read_text(encoding="utf-8")
+    data = read_schema_file(text, BUILTIN_SCHEMAS[name])
+    sets = [str(s) for s in data.get("template_sets") or {}]
+    default = data.get("default_template_set")
+    return sorted(sets, key=lambda s: s != default)
+
+
 def read_schema_file(text: str, source: str) -> dict[str, Any]:
     try:
         data = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
