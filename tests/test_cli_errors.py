@@ -70,3 +70,13 @@ def test_version_and_schema_listing_with_template_sets() -> None:
     assert qa4re("--version").stdout.strip() == "qa4re 0.1.0"
     listing = qa4re("schemas").stdout
     assert "tacred\tqa4re.tacred.v1\t42 relations\ttemplate sets: temp2, temp1, temp3, temp4 (default temp2)" in listing
+
+
+def test_an_invalid_record_keeps_its_id_in_the_error_record(tmp_path: Path) -> None:
+    from qa4re.datasets import OnError, read_dataset
+    from qa4re.types import ErrorRecord
+
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps({"id": "keep-me", "text": "Ann", "subj": {"start": 0, "end": 3}, "obj": {"start": 5, "end": 9}}) + "\n")
+    (record,) = list(read_dataset("jsonl", path, OnError.SKIP))
+    assert isinstance(record, ErrorRecord) and record.id == "keep-me" and record.field == "obj"

@@ -265,7 +265,7 @@ def extract_command(
     csv_output: Annotated[Optional[Path], typer.Option("--csv", help="Also write the triples as CSV.")] = None,  # noqa: UP045
     threshold: Annotated[float, typer.Option(help="Keep triples whose confidence is at least this.")] = 0.0,
     include_na: Annotated[bool, typer.Option("--include-na", help="Also write pairs predicted as the NA relation.")] = False,
-    max_entities: Annotated[int, typer.Option(help="Most mentions per document (first in text order).")] = 20,
+    max_entities: Annotated[int, typer.Option(help="Most mentions per sentence (first in text order).")] = 20,
     max_pairs: Annotated[int, typer.Option(help="Most candidate pairs per document.")] = 200,
     ner: NerOpt = None,
     entity_types: EntityTypesOpt = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,33 @@ class OnError(str, Enum):
     SKIP = "skip"  # yield an ErrorRecord, which ends up in the output and the error count
 
 
+@dataclass(frozen=True, slots=True)
+class RecordParser:
+    """The parse of one JSON record, deferred; an error record made from it keeps the record's id."""
+
+    parse: Callable[[Any, str, int], RelationInstance]
+    record: Any
+    source: str
+    line: int
+
+    def __call__(self) -> RelationInstance:
+        return self.parse(self.record, self.source, self.line)
+
+    @property
+    def record_id(self) -> str | None:
+        return str(self.record["id"]) if isinstance(self.record, dict) and self.record.get("id") is not None else None
+
+
 def guarded(records: Iterable[Callable[[], RelationInstance]], on_error: OnError) -> Iterator[Item]:
-    """Run each record's parser; turn DataError into an ErrorRecord or stop, by policy."""
+    """Run each record's parser; turn DataError into an ErrorRecord (keeping the record's id) or stop, by policy."""
     for parse in records:
         try:
             yield parse()
         except DataError as exc:
             if on_error is OnError.STOP:
                 raise
-            yield ErrorRecord(None, exc.path, exc.line, exc.field, str(exc))
+            identifier = parse.record_id if isinstance(parse, RecordParser) else None
+            yield ErrorRecord(identifier, exc.path, exc.line, exc.field, str(exc))
 
 
 def require(record: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str, line: int | None, prefix: str = "") -> Any:

@@ -21,11 +21,10 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, check_spans, guarded, json_object, require, token_sentence
+from qa4re.datasets.base import Item, OnError, RecordParser, check_spans, guarded, json_object, require, token_sentence
 from qa4re.errors import DataError
 from qa4re.types import Entity, RelationInstance
 
@@ -77,7 +76,7 @@ def redocred_instance(record: Any, source: str, line: int) -> RelationInstance:
 def read_redocred(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
     """Stream every pair of one sentence-level Re-DocRED file."""
     source = str(path)
-    return guarded((partial(redocred_instance, record, source, line) for line, record in _lines(path) if not _nested(record)), on_error)
+    return guarded((RecordParser(redocred_instance, record, source, line) for line, record in _lines(path) if not _nested(record)), on_error)
 
 
 def _hash_fraction(identifier: str) -> float:
@@ -101,4 +100,4 @@ def read_redocred_evidence(path: Path, on_error: OnError = OnError.STOP) -> Iter
         return record.get("evidence_in_sentence") is True and not _nested(record)
 
     source = str(path)
-    return guarded((partial(redocred_instance, record, source, line) for line, record in _lines(path) if wanted(record)), on_error)
+    return guarded((RecordParser(redocred_instance, record, source, line) for line, record in _lines(path) if wanted(record)), on_error)

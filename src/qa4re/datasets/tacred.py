@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, finished_instance, guarded, json_object, require, token_sentence
+from qa4re.datasets.base import Item, OnError, RecordParser, finished_instance, guarded, json_object, require, token_sentence
 from qa4re.errors import DataError
 from qa4re.types import Entity, RelationInstance
 
@@ -84,7 +83,7 @@ def read_json_dataset(path: Path, parse: Callable[[Any, str, int], RelationInsta
 
     def parsers() -> Iterator[Callable[[], RelationInstance]]:
         for line, record in iter_json_records(path):
-            yield partial(parse, record, source, line)
+            yield RecordParser(parse, record, source, line)
 
     return guarded(parsers(), on_error)
 
