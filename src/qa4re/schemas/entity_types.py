@@ -16,7 +16,7 @@ from qa4re.errors import SchemaError
 from qa4re.schemas.loader import read_schema_file, string_list
 from qa4re.schemas.model import RelationSchema
 
-BUILTIN_ENTITY_TYPES = {"ontonotes-tacred": "ontonotes-tacred.v1.yaml"}
+BUILTIN_ENTITY_TYPES = {"ontonotes-tacred": "ontonotes-tacred.v2.yaml", "ontonotes-tacred.v1": "ontonotes-tacred.v1.yaml"}
 # The map used by default for each built-in schema; the others keep the detector's labels.
 SCHEMA_ENTITY_TYPES = {"tacred": "ontonotes-tacred", "tacrev": "ontonotes-tacred", "retacred": "ontonotes-tacred"}
 
