@@ -90,6 +90,7 @@ def test_plain_text_goes_through_the_services_spacy_pipeline(service: str) -> No
         (json.dumps([1, 2]).encode(), 422, "expected a JSON object"),
         (json.dumps({"text": "abc", "entities": [{"start": 0, "end": 9}]}).encode(), 422, "entities[0]: span [0, 9) is outside the text"),
         (json.dumps({"text": "a" * 5000, "entities": []}).encode(), 413, "over the limit of 4096"),
+        (json.dumps({"text": "abc", "entities": [], "threshold": 2}).encode(), 422, "threshold: must be between 0 and 1, got 2"),
     ],
 )
 def test_bad_requests_get_4xx_and_the_service_stays_up(service: str, body: bytes, status: int, message: str) -> None:
@@ -101,7 +102,15 @@ def test_bad_requests_get_4xx_and_the_service_stays_up(service: str, body: bytes
 def test_openapi_docs_describe_the_endpoints(service: str) -> None:
     spec = json.loads(urllib.request.urlopen(service + "/openapi.json", timeout=5).read())
     assert {"/extract", "/health"} <= set(spec["paths"])
+    body = spec["paths"]["/extract"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["text"] and body["properties"]["threshold"]["maximum"] == 1
     assert urllib.request.urlopen(service + "/docs", timeout=5).status == 200
+
+
+def test_requests_without_an_id_get_distinct_ids(service: str) -> None:
+    body = {k: v for k, v in document("Ada Lovelace", "Paris").items() if k != "id"}
+    ids = {post(service + "/extract", json.dumps(body).encode())[1]["id"] for _ in range(2)}
+    assert len(ids) == 2 and all(i.startswith("request:") for i in ids)
 
 
 def test_a_hundred_concurrent_requests_are_all_answered(service: str) -> None:

@@ -9,6 +9,7 @@ its own triples.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,6 +47,21 @@ class _Job:
     threshold: float
     include_na: bool
     done: asyncio.Future[dict[str, Any]]
+
+
+REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {
+        "text": {"type": "string", "example": "Tim Cook is the chief executive of Apple."},
+        "entities": {"type": "array", "items": {"type": "object", "required": ["start", "end"],
+                     "properties": {"start": {"type": "integer"}, "end": {"type": "integer"}, "type": {"type": "string"}}}},
+        "sentences": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}},
+        "id": {"type": "string"},
+        "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+        "include_na": {"type": "boolean"},
+    },
+}  # fmt: skip
 
 
 def _problem(status: int, message: str) -> JSONResponse:
@@ -103,7 +119,9 @@ def create_app(
     async def health() -> dict[str, Any]:
         return {"status": "ok", "model": backend.fingerprint, "schema": schema.name, "waiting": queue.qsize()}
 
-    @app.post("/extract")
+    counter = itertools.count(1)
+
+    @app.post("/extract", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": REQUEST_SCHEMA}}}})
     async def extract(request: Request) -> JSONResponse:
         """Body: ``{"text": ..., "entities"?: [{"start", "end", "type"}], "id"?, "threshold"?, "include_na"?}``.
 
@@ -120,10 +138,14 @@ def create_app(
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return _problem(400, f"body is not JSON: {exc}")
         try:
+            if isinstance(record, dict) and "id" not in record:
+                record = {**record, "id": f"request:{next(counter)}"}  # a distinct id per request without one
             document = parse_document(record, "request", 1, entities_optional=nlp is not None)
             threshold = record.get("threshold", 0.0)
             if not isinstance(threshold, int | float) or isinstance(threshold, bool):
                 raise DataError("request", 1, "threshold", f"expected a number, got {type(threshold).__name__}")
+            if not 0.0 <= threshold <= 1.0:
+                raise DataError("request", 1, "threshold", f"must be between 0 and 1, got {threshold}")
         except DataError as exc:
             return _problem(422, f"{exc.field or 'body'}: {exc.reason}")
         if len(document.entities) > limits.max_entities:
