@@ -73,3 +73,14 @@ def test_an_invalid_record_keeps_its_id_in_the_error_record(tmp_path: Path) -> N
     path.write_text(json.dumps({"id": "keep-me", "text": "Ann", "subj": {"start": 0, "end": 3}, "obj": {"start": 5, "end": 9}}) + "\n")
     (record,) = list(read_dataset("jsonl", path, OnError.SKIP))
     assert isinstance(record, ErrorRecord) and record.id == "keep-me" and record.field == "obj"
+
+
+def test_extract_warns_about_dropped_mentions_and_long_unsplit_documents(tmp_path: Path) -> None:
+    text = " ".join(f"On {d} March 2020 Anna Berg met Tom Lind." for d in range(1, 80))
+    dates = [{"start": m, "end": m + 5, "type": "DATE"} for m in range(3, len(text), len("On 10 March 2020 Anna Berg met Tom Lind. "))][:30]
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"id": "long", "text": text, "entities": dates}) + "\n")
+    result = qa4re("extract", "--schema", "tacred", "--input", path, "--output", tmp_path / "o.jsonl", "--model", "fake:plumbing", "--cache", tmp_path / "c")
+    said = " ".join(result.stderr.split())
+    assert "warning: 10 mentions were left out because their sentence holds more than --max-entities" in said
+    assert "warning: 1 documents over 2000 characters have no sentence spans" in said

@@ -306,6 +306,8 @@ def extract_command(
                 out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
                 continue
             counts["documents"] += 1
+            counts["dropped"] += result.dropped_mentions
+            counts["unsplit"] += not result.document.sentences and len(result.document.text) > LONG_UNSPLIT
             seen_types.update(e.type or "(no type)" for e in result.document.entities)
             counts["pairs"] += result.pairs
             counts["errors"] += len(result.errors)
@@ -326,8 +328,21 @@ def extract_command(
         raise typer.Exit(1)
 
 
+LONG_UNSPLIT = 2000  # characters: a longer document without sentence spans is worth a warning
+
+
 def empty_run_hints(counts: Counter[str], seen_types: Counter[str], known_types: set[str], input: Path) -> list[str]:
-    """Why an extract run scored nothing, in words a newcomer can act on."""
+    """Why an extract run scored nothing or less than it could, in words a newcomer can act on."""
+    hints = []
+    if counts["dropped"]:
+        hints.append(f"{counts['dropped']} mentions were left out because their sentence holds more than --max-entities; raise it to pair them")
+    if counts["unsplit"]:
+        hints.append(f"{counts['unsplit']} documents over {LONG_UNSPLIT} characters have no sentence spans: each is one sentence, so its pairs "
+                     "cross sentences and the evidence is the whole text (give \"sentences\", or leave out \"entities\" to let spaCy split it)")  # fmt: skip
+    return hints + _empty_run_hints(counts, seen_types, known_types, input)
+
+
+def _empty_run_hints(counts: Counter[str], seen_types: Counter[str], known_types: set[str], input: Path) -> list[str]:
     if not counts["documents"] and not counts["errors"]:
         return [f"{input} holds no documents"]
     if not counts["documents"]:

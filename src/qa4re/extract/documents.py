@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qa4re.extract.ner import LazyPipeline, detect_entities
-from qa4re.extract.pairs import Document, Pair, candidate_pairs
+from qa4re.extract.pairs import Document, Pair, candidate_pairs, dropped_mentions
 from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
 from qa4re.types import Entity, ErrorRecord, Prediction
@@ -85,6 +85,7 @@ class DocumentResult:
     pairs: int
     triples: tuple[Triple, ...]
     errors: tuple[PairError, ...]
+    dropped_mentions: int = 0  # mentions past --max-entities in their sentence, never paired
 
 
 def _mentions(pair: Pair) -> tuple[Mention, Mention]:
@@ -178,4 +179,4 @@ class DocumentExtractor:
                 continue
             triples = tuple(triple(p, o) for p, o in scored if isinstance(o, Prediction) and self.keeps(o))
             errors = tuple(pair_error(p, o) for p, o in scored if isinstance(o, ErrorRecord))
-            yield DocumentResult(item, len(scored), triples, errors)
+            yield DocumentResult(item, len(scored), triples, errors, dropped_mentions(item, self.max_entities))

@@ -122,6 +122,13 @@ def _shifted(entity: Entity, by: int) -> Entity:
     return Entity(entity.start - by, entity.end - by, entity.type)
 
 
+def dropped_mentions(document: Document, max_entities: int) -> int:
+    """Mentions that :func:`candidate_pairs` leaves out because their sentence holds more than ``max_entities``."""
+    mentions = sorted(set(document.entities), key=lambda e: (e.start, e.end))
+    spans = document.sentences or ((0, len(document.text)),)
+    return sum(max(0, sum(start <= m.start and m.end <= end for m in mentions) - max_entities) for start, end in spans)
+
+
 def candidate_pairs(
     document: Document, schema: RelationSchema, *, use_constraints: bool = True, max_entities: int = 20, max_pairs: int = 200
 ) -> list[Pair]:
