@@ -42,6 +42,13 @@ class Mention:
         return {"text": self.text, "start": self.start, "end": self.end, "type": self.type}
 
 
+def _pair_json(
+    document_id: str, subject: Mention, relation: str | None, obj: Mention, confidence: float | None, evidence: str, with_document: bool
+) -> dict[str, Any]:
+    record: dict[str, Any] = {"doc_id": document_id} if with_document else {}
+    return {**record, "subject": subject.to_json(), "relation": relation, "object": obj.to_json(), "confidence": confidence, "evidence": evidence}
+
+
 @dataclass(frozen=True, slots=True)
 class Triple:
     """(subject, relation, object) found in a document, with its confidence and evidence sentence."""
@@ -55,9 +62,7 @@ class Triple:
 
     def to_json(self, with_document: bool = True) -> dict[str, Any]:
         """The triple as JSON; ``with_document=False`` leaves out ``doc_id`` (a spaCy Doc is its own document)."""
-        record = {"doc_id": self.document_id} if with_document else {}
-        return {**record, "subject": self.subject.to_json(), "relation": self.relation, "object": self.object.to_json(), "confidence": self.confidence,
-                "evidence": self.evidence}  # fmt: skip
+        return _pair_json(self.document_id, self.subject, self.relation, self.object, self.confidence, self.evidence, with_document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +77,8 @@ class PairError:
 
     def to_json(self, with_document: bool = True) -> dict[str, Any]:
         """The failed pair as JSON: a triple's fields with no relation, the reason in ``error``."""
-        record = {"doc_id": self.document_id} if with_document else {}
-        return {**record, "subject": self.subject.to_json(), "relation": None, "object": self.object.to_json(), "confidence": None,
-                "evidence": self.evidence, "error": self.message, "kind": "model"}  # fmt: skip
+        record = _pair_json(self.document_id, self.subject, None, self.object, None, self.evidence, with_document)
+        return {**record, "error": self.message, "kind": "model"}
 
 
 @dataclass(frozen=True, slots=True)
