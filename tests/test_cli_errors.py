@@ -84,3 +84,18 @@ def test_extract_warns_about_dropped_mentions_and_long_unsplit_documents(tmp_pat
     said = " ".join(result.stderr.split())
     assert "warning: 10 mentions were left out because their sentence holds more than --max-entities" in said
     assert "warning: 1 documents over 2000 characters have no sentence spans" in said
+
+
+def test_a_bad_byte_in_a_dataset_line_is_one_skipped_record(tmp_path: Path) -> None:
+    from qa4re.datasets import OnError, read_dataset
+    from qa4re.errors import DataError
+    from qa4re.types import ErrorRecord, RelationInstance
+
+    good = json.dumps({"id": "ok", "text": "Ann met Bob.", "subj": {"start": 0, "end": 3}, "obj": {"start": 8, "end": 11}}).encode()
+    path = tmp_path / "pairs.jsonl"
+    path.write_bytes(b'{"id": "bad", "text": "caf\xe9"}\n' + good + b"\n")
+    first, second = list(read_dataset("jsonl", path, OnError.SKIP))
+    assert isinstance(first, ErrorRecord) and first.line == 1 and "not valid UTF-8" in first.message
+    assert isinstance(second, RelationInstance) and second.id == "ok"
+    with pytest.raises(DataError, match=r"pairs.jsonl:1: not valid UTF-8"):
+        list(read_dataset("jsonl", path, OnError.STOP))

@@ -13,6 +13,7 @@ from conftest import GOLDEN
 from qa4re.backends.base import GenerateRequest, ScoreRequest
 from qa4re.backends.embedded import embedded_gguf, resolve_model
 from qa4re.backends.transformers import PrefixStates, TransformersBackend, prefix_grouped_batches
+from qa4re.errors import BackendError
 
 GOLDEN_PROMPT = json.loads((GOLDEN / "retacred_person_person.json").read_text())["expected_prompt"]
 LETTERS = tuple("ABCDEFGH")
@@ -87,6 +88,12 @@ def test_answer_prefix_starts_the_assistant_turn_and_the_letter_follows_a_space(
     assert embedded_backend.tokenizer.decode(encoded.answer_ids["A"]) == " A"
     plain, prefixed = embedded_backend.score_options([ScoreRequest(GOLDEN_PROMPT, LETTERS), ScoreRequest(GOLDEN_PROMPT, LETTERS, answer_prefix="Option:")])
     assert plain.logprobs != prefixed.logprobs  # the letters are read at a different position
+
+
+def test_a_prompt_past_the_context_is_a_backend_error_before_any_forward_pass(embedded_backend: TransformersBackend) -> None:
+    assert embedded_backend.max_positions == 8192
+    with pytest.raises(BackendError, match=r"the prompt has \d+ tokens, more than the model's context of 8192"):
+        embedded_backend.score_options([ScoreRequest("word " * 9000, ("A", "B"))])
 
 
 def test_embedded_model_letter_scores_are_pinned(embedded_backend: TransformersBackend) -> None:

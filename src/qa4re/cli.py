@@ -211,7 +211,9 @@ def evaluate_command(
     method = extractor_config.method
     with progress_bar(f"{method.value} on {dataset}") as start:
         metrics = evaluate(settings, progress=start)
-    table = Table(title=f"{method.value} · {dataset} {split} · {metrics['run']['model']['fingerprint']}")
+    # The title goes on its own line: a long model fingerprint would wrap a table title into broken lines.
+    Console().print(f"{method.value} · {dataset} {split} · {metrics['run']['model']['fingerprint']}", soft_wrap=True)
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in headline_rows(metrics):

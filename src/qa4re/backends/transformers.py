@@ -146,6 +146,7 @@ class TransformersBackend:
         except OSError as exc:
             raise BackendUnavailable(f"cannot load model '{model}': {exc}") from None
         self.device = device
+        self.max_positions: int | None = getattr(self.model.config, "max_position_embeddings", None)  # None: no fixed context (T5)
         self.max_batch_size = batch_size
         self.token_budget = token_budget
         self.prefix_reuse = prefix_reuse and not self.is_seq2seq
@@ -185,6 +186,8 @@ class TransformersBackend:
     def _encode(self, request: ScoreRequest) -> _Encoded:
         text = self._prompt_text(request.prompt, request.system, request.answer_prefix)
         prompt_ids = self._ids(text)
+        if self.max_positions and len(prompt_ids) > self.max_positions:
+            raise BackendError(f"the prompt has {len(prompt_ids)} tokens, more than the model's context of {self.max_positions}")
         # The answer follows a chat turn's start directly, or a space after other text ("Option: A").
         bare = text[-1:].isspace() or (self.use_chat_template and not request.answer_prefix)
         answers: dict[str, list[int]] = {}

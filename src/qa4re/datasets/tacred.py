@@ -27,14 +27,22 @@ def iter_json_records(path: Path) -> Iterator[tuple[int, Any]]:
     """
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(source, None, None, f"cannot read: {exc}") from None
-    pos = len(text) - len(text.lstrip(_WHITESPACE))
-    if pos < len(text) and text[pos] == "[":
-        yield from _array_elements(text, pos + 1, source)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(source, None, None, f"cannot read: {exc.strerror or exc}") from None
+    if data.lstrip()[:1] == b"[":
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(source, data[: exc.start].count(b"\n") + 1, None, f"not valid UTF-8 (byte {exc.start + 1} of the file)") from None
+        yield from _array_elements(text, len(text) - len(text.lstrip(_WHITESPACE)) + 1, source)
         return
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(data.splitlines(), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:  # one bad line is one bad record, not a refused file
+            yield number, DataError(source, number, None, f"not valid UTF-8 (byte {exc.start + 1} of the line)")
+            continue
         if line.strip():
             try:
                 yield number, json.loads(line)

@@ -68,8 +68,14 @@ def _confusion(group: Group, path: Path) -> None:
     predicted = sorted({p for row in matrix.values() for p in row})
     values = [[matrix[g].get(p, 0) for p in predicted] for g in golds]
     size = max(5.0, 0.35 * max(len(golds), len(predicted)) + 2)
-    figure, axis = plt.subplots(figsize=(size, size))
-    axis.imshow(values, cmap="Blues")
+    figure, axis = plt.subplots(figsize=(size + 1, size))
+    image = axis.imshow(values, cmap="Blues")
+    figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04, label="examples")
+    top = max((v for row in values for v in row), default=0)
+    for i, row in enumerate(values):
+        for j, count in enumerate(row):
+            if count:
+                axis.text(j, i, str(count), ha="center", va="center", fontsize="xx-small", color="white" if count > top / 2 else "black")
     axis.set_xticks(range(len(predicted)), predicted, rotation=90, fontsize="x-small")
     axis.set_yticks(range(len(golds)), golds, fontsize="x-small")
     axis.set_xlabel("prediction")
