@@ -53,6 +53,10 @@ def test_extract_explains_why_nothing_was_scored(tmp_path: Path) -> None:
     path.write_text(json.dumps(odd) + "\n")
     result = qa4re("extract", "--schema", "tacred", "--input", path, "--output", tmp_path / "o.jsonl", "--model", "fake:plumbing", "--cache", tmp_path / "c")
     assert "warning: no candidate pairs: the entity types FIRM, HUMAN are not in the schema's constraints" in " ".join(result.stderr.split())
+    untyped = tmp_path / "untyped.jsonl"
+    untyped.write_text(json.dumps({"id": "u", "text": odd["text"], "entities": [{"start": 0, "end": 9}, {"start": 20, "end": 29}]}) + "\n")
+    result = qa4re("extract", "--schema", "tacred", "--input", untyped, "--output", tmp_path / "o.jsonl", "--model", "fake:plumbing", "--cache", tmp_path / "c")
+    assert "warning: no candidate pairs: 2 mentions have no type, and the schema's type constraints need types" in " ".join(result.stderr.split())
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     result = qa4re("extract", "--schema", "tacred", "--input", empty, "--output", tmp_path / "o.jsonl", "--model", "fake:plumbing", "--cache", tmp_path / "c")
@@ -75,15 +79,34 @@ def test_an_invalid_record_keeps_its_id_in_the_error_record(tmp_path: Path) -> N
     assert isinstance(record, ErrorRecord) and record.id == "keep-me" and record.field == "obj"
 
 
-def test_extract_warns_about_dropped_mentions_and_long_unsplit_documents(tmp_path: Path) -> None:
-    text = " ".join(f"On {d} March 2020 Anna Berg met Tom Lind." for d in range(1, 80))
-    dates = [{"start": m, "end": m + 5, "type": "DATE"} for m in range(3, len(text), len("On 10 March 2020 Anna Berg met Tom Lind. "))][:30]
-    path = tmp_path / "long.jsonl"
-    path.write_text(json.dumps({"id": "long", "text": text, "entities": dates}) + "\n")
+def test_extract_counts_mentions_left_out_past_max_entities(tmp_path: Path) -> None:
+    words = [f"Day{d}" for d in range(30)]
+    text = " ".join(words) + "."
+    starts = [sum(len(w) + 1 for w in words[:d]) for d in range(30)]
+    dates = [{"start": start, "end": start + len(word), "type": "DATE"} for start, word in zip(starts, words, strict=True)]
+    path = tmp_path / "dates.jsonl"
+    path.write_text(json.dumps({"id": "dates", "text": text, "entities": dates}) + "\n")
     result = qa4re("extract", "--schema", "tacred", "--input", path, "--output", tmp_path / "o.jsonl", "--model", "fake:plumbing", "--cache", tmp_path / "c")
-    said = " ".join(result.stderr.split())
-    assert "warning: 10 mentions were left out because their sentence holds more than --max-entities" in said
-    assert "warning: 1 documents over 2000 characters have no sentence spans" in said
+    assert "warning: 10 mentions were left out because their sentence holds more than --max-entities" in " ".join(result.stderr.split())
+
+
+def test_a_ten_thousand_word_document_is_split_into_sentences_and_an_over_long_prompt_is_an_error(tmp_path: Path) -> None:
+    sentence = "Anna Berg was born in Oslo and later moved with her family to a small town near the coast."
+    text = " ".join([sentence] * 550)  # about 10,000 words
+    starts = [i * (len(sentence) + 1) for i in range(550)]
+    entities = [{"start": s, "end": s + 9, "type": "PERSON"} for s in starts[:3]] + [{"start": s + 22, "end": s + 26, "type": "CITY"} for s in starts[:3]]
+    long_doc = {"id": "long", "text": text, "entities": entities}
+    one_sentence = {"id": "run-on", "text": text, "entities": entities[:1] + entities[3:4], "sentences": [[0, len(text)]]}
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps(long_doc) + "\n" + json.dumps(one_sentence) + "\n")
+    out = tmp_path / "o.jsonl"
+    result = qa4re("extract", "--schema", "tacred", "--input", path, "--output", out, "--include-na", "--cache", tmp_path / "c", check=False)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    split = [r for r in records if r["doc_id"] == "long"]
+    assert split and all(r["evidence"] == sentence for r in split)  # pairs stay inside spaCy's sentences
+    failed = [r for r in records if r["doc_id"] == "run-on"]
+    assert failed and all(r["relation"] is None and "more than the model's context of 8192" in r["error"] for r in failed)
+    assert "2 documents" in result.stderr and f"{len(failed)} errors" in result.stderr
 
 
 def test_a_bad_byte_in_a_dataset_line_is_one_skipped_record(tmp_path: Path) -> None:

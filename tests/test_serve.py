@@ -107,6 +107,14 @@ def test_openapi_docs_describe_the_endpoints(service: str) -> None:
     assert urllib.request.urlopen(service + "/docs", timeout=5).status == 200
 
 
+def test_a_request_without_candidate_pairs_says_why(service: str) -> None:
+    text = "Anna Berg works for Northwind."
+    body = {"text": text, "entities": [{"start": 0, "end": 9}, {"start": 20, "end": 29}]}
+    status, answer = post(service + "/extract", json.dumps(body).encode())
+    assert status == 200 and answer["pairs"] == 0
+    assert answer["warnings"] == ["no candidate pairs: mentions without a type cannot meet the schema's type constraints; give each entity a type"]
+
+
 def test_requests_without_an_id_get_distinct_ids(service: str) -> None:
     body = {k: v for k, v in document("Ada Lovelace", "Paris").items() if k != "id"}
     ids = {post(service + "/extract", json.dumps(body).encode())[1]["id"] for _ in range(2)}

@@ -353,6 +353,9 @@ def _empty_run_hints(counts: Counter[str], seen_types: Counter[str], known_types
         return []
     if not seen_types:
         return ["no entity mentions: give entity spans, or a --ner pipeline that finds them"]
+    if "(no type)" in seen_types and known_types:
+        return [f"no candidate pairs: {seen_types['(no type)']} mentions have no type, and the schema's type constraints need types; "
+                "give each entity a type, or pass --no-constraints"]  # fmt: skip
     unknown = sorted(t for t in seen_types if known_types and not set(t.split("|")) <= known_types)
     if unknown:
         return [f"no candidate pairs: the entity types {', '.join(unknown)} are not in the schema's constraints (it knows "

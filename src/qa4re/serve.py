@@ -64,6 +64,18 @@ REQUEST_SCHEMA: dict[str, Any] = {
 }  # fmt: skip
 
 
+def no_pairs_hint(document: Document, schema: RelationSchema) -> str:
+    """Why a request gave no candidate pair."""
+    if len(document.entities) < 2:
+        return "no candidate pairs: fewer than two entity mentions"
+    if any(e.type is None for e in document.entities) and schema.constraints:
+        return "no candidate pairs: mentions without a type cannot meet the schema's type constraints; give each entity a type"
+    unknown = sorted({e.type for e in document.entities if e.type and not set(e.type.split("|")) <= schema.entity_types})
+    if unknown and schema.constraints:
+        return f"no candidate pairs: the entity types {', '.join(unknown)} are not in the schema's constraints"
+    return "no candidate pairs: no sentence holds two mentions whose type pair the schema relates"
+
+
 def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -89,8 +101,11 @@ def create_app(
         for job, result in zip(jobs, documents.extract(j.document for j in jobs), strict=True):
             assert isinstance(result, DocumentResult)  # requests are validated before they are queued
             kept = [t for t in result.triples if t.confidence >= job.threshold and (job.include_na or t.relation != schema.na_relation)]
-            answers.append({"id": result.document.id, "pairs": result.pairs, "triples": [t.to_json() for t in kept],
-                            "errors": [e.to_json() for e in result.errors]})  # fmt: skip
+            answer: dict[str, Any] = {"id": result.document.id, "pairs": result.pairs, "triples": [t.to_json() for t in kept],
+                                      "errors": [e.to_json() for e in result.errors]}  # fmt: skip
+            if not result.pairs:
+                answer["warnings"] = [no_pairs_hint(result.document, schema)]
+            answers.append(answer)
         return answers
 
     async def worker() -> None:

@@ -85,25 +85,47 @@ def mentions(doc: Doc, entity_types: EntityTypeMap) -> tuple[tuple[Entity, ...],
     return tuple(entities), sentences
 
 
+SPLIT_LONGER_THAN = 2000  # characters: a longer document with entities but no sentence spans is split into sentences by spaCy
+
+
 def detect_entities(
     documents: Iterable[Document | ErrorRecord], nlp: Language | LazyPipeline, entity_types: EntityTypeMap, batch_size: int = 64
 ) -> Iterator[Document | ErrorRecord]:
     """Fill in the entities and sentences of the documents that need them, keeping input order.
 
-    Documents that came with their own spans pass through untouched; texts go through
-    ``nlp.pipe`` in chunks of ``batch_size``, so memory stays flat.
+    Documents that came with their own spans keep them; a long one without sentence spans gets
+    spaCy's sentences (when a pipeline is available), so its pairs stay inside sentences and its
+    evidence is a sentence. Texts go through ``nlp.pipe`` in chunks of ``batch_size``, so memory
+    stays flat.
     """
     stream = iter(documents)
     while chunk := list(itertools.islice(stream, batch_size)):
-        todo = [d for d in chunk if isinstance(d, Document) and d.needs_entities]
+        documents_ = [d for d in chunk if isinstance(d, Document)]
+        todo = [d for d in documents_ if d.needs_entities or (not d.sentences and len(d.text) > SPLIT_LONGER_THAN)]
         found: dict[int, Doc] = {}
         if todo:
-            pipeline = nlp.get() if isinstance(nlp, LazyPipeline) else nlp
-            found = dict(zip((id(d) for d in todo), pipeline.pipe(d.text for d in todo), strict=True))
+            pipeline = _pipeline(nlp, required=any(d.needs_entities for d in todo))
+            if pipeline is not None:
+                found = dict(zip((id(d) for d in todo), pipeline.pipe(d.text for d in todo), strict=True))
         for item in chunk:
             doc = found.get(id(item))
             if doc is None or not isinstance(item, Document):
                 yield item
                 continue
             entities, sentences = mentions(doc, entity_types)
+            if not item.needs_entities:  # given spans stay; only the sentences are new
+                yield dataclasses.replace(item, sentences=sentences)
+                continue
             yield dataclasses.replace(item, entities=entities, sentences=item.sentences or sentences, needs_entities=False)
+
+
+def _pipeline(nlp: Language | LazyPipeline, required: bool) -> Language | None:
+    """The pipeline; when only sentence splitting is wanted, None instead of an error if none is installed."""
+    if not isinstance(nlp, LazyPipeline):
+        return nlp
+    try:
+        return nlp.get()
+    except BackendUnavailable:
+        if required:
+            raise
+        return None
