@@ -103,6 +103,6 @@ def warnings(summary: dict[str, Any]) -> list[str]:
         low, high = rank["advantage_ci95"]
         found.append(
             f"no content signal: the gold option's mean rank {rank['mean']:.2f} is not better than chance {rank['chance']:.2f} "
-            f"(95% CI of the advantage [{low:.2f}, {high:.2f}] includes 0)"
+            f"(95% CI of the advantage [{low:.2f}, {high:.2f}] does not lie above 0)"
         )
     return found
