@@ -21,9 +21,19 @@ def test_a_mistyped_dataset_is_answered_with_a_suggestion(tmp_path: Path) -> Non
     assert one_line_error(result).startswith("error: Unknown dataset 'semval'. Did you mean: semeval?")
 
 
-def test_a_negative_limit_is_a_usage_error(tmp_path: Path) -> None:
-    result = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", tmp_path / "o", "--limit", "-5", check=False)
+@pytest.mark.parametrize("limit", ["-5", "0"])
+def test_a_limit_below_one_is_a_usage_error(tmp_path: Path, limit: str) -> None:
+    result = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", tmp_path / "o", "--limit", limit, check=False)
     assert "Invalid value for '--limit'" in one_line_error(result)
+
+
+def test_extract_help_says_the_mention_cap_is_per_sentence() -> None:
+    from typer.testing import CliRunner
+
+    from qa4re.cli import app
+
+    result = CliRunner().invoke(app, ["extract", "--help"], env={"COLUMNS": "300"})
+    assert "Most mentions per sentence (first in text order)." in result.output
 
 
 @pytest.mark.parametrize(("name", "message"), [("missing.jsonl", "no such file"), (".", "is a directory, not an input file")])

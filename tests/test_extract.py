@@ -63,6 +63,8 @@ def test_extract_writes_triples_with_offsets_into_the_text(tmp_path: Path) -> No
             assert text[t[role]["start"] : t[role]["end"]] == t[role]["text"]
         assert t["relation"] in schema.relations and 0.0 < t["confidence"] <= 1.0 and t["evidence"] == text
     rows = list(csv.DictReader(table.open()))
+    assert list(rows[0]) == ["doc_id", "subject", "subject_start", "subject_end", "subject_type", "relation", "object", "object_start", "object_end",
+                             "object_type", "confidence", "evidence"]  # fmt: skip
     assert len(rows) == len(triples) and rows[0]["subject"] == triples[0]["subject"]["text"]
     qa4re("extract", "--schema", "tacred", "--input", NEWS, "--output", tmp_path / "strict.jsonl", "--threshold", "0.99", "--cache", tmp_path / "c.sqlite")
     strict = [r for r in read_jsonl(tmp_path / "strict.jsonl") if "relation" in r]
