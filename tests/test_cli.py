@@ -55,6 +55,7 @@ def test_evaluate_writes_predictions_metrics_and_report(tmp_path: Path, method: 
     out = tmp_path / "run"
     result = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--method", method, "--output", out, "--cache", tmp_path / "c.sqlite")
     assert "micro F1 (no NA)" in result.stdout
+    assert result.stdout.splitlines()[0].startswith(f"{method} · semeval test · transformers:embedded:")  # the title is one unbroken line
     records = read_jsonl(out / "predictions.jsonl")
     metrics = json.loads((out / "metrics.json").read_text())
     assert [r["id"] for r in records] == [str(i) for i in range(1, 13)]
