@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import qa4re
 from qa4re.backends.settings import BackendSettings, ModelRef, parse_model
 from qa4re.errors import UnknownNameError
-from test_cli import qa4re
 
 
 @pytest.mark.parametrize(

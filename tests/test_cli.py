@@ -5,49 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, GOLDEN
-
-SEMEVAL = FIXTURES / "semeval_small"
-
-
-def qa4re(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "qa4re", *map(str, args)], capture_output=True, text=True, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def independent_scores(records: list[dict[str, Any]], na: str) -> dict[str, float]:
-    """Micro-F1 without NA, accuracy and the SemEval macro-F1, computed from scratch."""
-    tp = sum(r["prediction"] == r["gold"] != na for r in records)
-    guessed = sum(r["prediction"] not in (None, na) for r in records)
-    gold = sum(r["gold"] != na for r in records)
-    p, rec = (tp / guessed if guessed else 0.0), (tp / gold if gold else 0.0)
-    out = {"micro_f1": 2 * p * rec / (p + rec) if p + rec else 0.0, "accuracy": sum(r["prediction"] == r["gold"] for r in records) / len(records)}
-    kind = lambda label: label.split("(")[0]  # noqa: E731
-    f1s = []
-    for t in sorted({kind(r["gold"]) for r in records} - {"Other"}):
-        correct = sum(r["prediction"] == r["gold"] and kind(r["gold"]) == t for r in records)
-        predicted = sum(r["prediction"] is not None and kind(r["prediction"]) == t for r in records)
-        total = sum(kind(r["gold"]) == t for r in records)
-        tp_p, tp_r = (correct / predicted if predicted else 0.0), correct / total
-        f1s.append(2 * tp_p * tp_r / (tp_p + tp_r) if tp_p + tp_r else 0.0)
-    out["semeval_official_macro_f1"] = sum(f1s) / len(f1s)
-    return out
+from conftest import GOLDEN
+from helpers import SEMEVAL, independent_scores, qa4re, read_jsonl, rows
 
 
 @pytest.mark.parametrize("method", ["qa4re", "vanilla"])
@@ -75,14 +42,6 @@ def test_few_shot_and_sampling_options_run(tmp_path: Path) -> None:
         "evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--shots", "2", "--limit", "4", "--seed", "1", "--output", out, "--cache", tmp_path / "c.sqlite"
     )
     assert len(read_jsonl(out / "predictions.jsonl")) == 4
-
-
-def rows(cache: Path) -> int:
-    try:
-        with sqlite3.connect(cache) as db:
-            return int(db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
-    except sqlite3.Error:
-        return 0
 
 
 def test_killed_run_resumes_without_rescoring_finished_examples(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from test_cli import SEMEVAL, qa4re
+from helpers import SEMEVAL, qa4re
 
 
 def one_line_error(result: object) -> str:

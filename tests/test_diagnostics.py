@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import SEMEVAL, qa4re, read_jsonl
 from qa4re.evaluation.diagnostics import AnswerDiagnostics, gold_rank
 from qa4re.types import Prediction
-from test_cli import SEMEVAL, qa4re, read_jsonl
 
 
 def prediction(gold: str, probabilities: dict[str, float], answer: str = "A", mass: float | None = 0.9) -> Prediction:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
+from helpers import independent_scores, qa4re, read_jsonl
 from qa4re.errors import ConfigError
 from qa4re.evaluation.calibration import choose_na_threshold, expected_calibration_error, reliability_bins
 from qa4re.experiments.config import load_experiment
-from test_cli import independent_scores, qa4re, read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
+from helpers import qa4re, read_jsonl
 from qa4re.backends.base import OptionScores, ScoreRequest
 from qa4re.backends.fake import FakeBackend
 from qa4re.errors import DataError
@@ -18,7 +19,6 @@ from qa4re.extract.pairs import Document, candidate_pairs, parse_document, read_
 from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.loader import load_schema
 from qa4re.types import Entity, ErrorRecord
-from test_cli import qa4re, read_jsonl
 
 NEWS = FIXTURES / "news_docs.jsonl"
 

@@ -14,13 +14,13 @@ import spacy
 from spacy.tokens import Doc
 
 from conftest import FIXTURES
+from helpers import qa4re, read_jsonl
 from qa4re.errors import SchemaError
 from qa4re.extract.ner import detect_entities, load_pipeline
 from qa4re.extract.pairs import Document, candidate_pairs, read_documents
 from qa4re.schemas.entity_types import load_entity_types
 from qa4re.schemas.loader import load_schema
 from qa4re.types import ErrorRecord
-from test_cli import qa4re, read_jsonl
 
 NEWS_TXT = FIXTURES / "news.txt"
 GPE = "CITY|STATE_OR_PROVINCE|COUNTRY"

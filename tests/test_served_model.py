@@ -20,7 +20,7 @@ import pytest
 
 from conftest import FIXTURES
 from fault_proxy import FaultProxy
-from test_cli import qa4re, read_jsonl, rows
+from helpers import qa4re, read_jsonl, rows
 
 pytestmark = pytest.mark.server
 SEMEVAL = FIXTURES / "semeval_small"

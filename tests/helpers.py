@@ -1,0 +1,52 @@
+"""Helpers shared by the test modules: run the qa4re command, read its outputs, score independently."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from conftest import FIXTURES
+
+SEMEVAL = FIXTURES / "semeval_small"
+
+
+def qa4re(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "qa4re", *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def independent_scores(records: list[dict[str, Any]], na: str) -> dict[str, float]:
+    """Micro-F1 without NA, accuracy and the SemEval macro-F1, computed from scratch."""
+    tp = sum(r["prediction"] == r["gold"] != na for r in records)
+    guessed = sum(r["prediction"] not in (None, na) for r in records)
+    gold = sum(r["gold"] != na for r in records)
+    p, rec = (tp / guessed if guessed else 0.0), (tp / gold if gold else 0.0)
+    out = {"micro_f1": 2 * p * rec / (p + rec) if p + rec else 0.0, "accuracy": sum(r["prediction"] == r["gold"] for r in records) / len(records)}
+    kind = lambda label: label.split("(")[0]  # noqa: E731
+    f1s = []
+    for t in sorted({kind(r["gold"]) for r in records} - {"Other"}):
+        correct = sum(r["prediction"] == r["gold"] and kind(r["gold"]) == t for r in records)
+        predicted = sum(r["prediction"] is not None and kind(r["prediction"]) == t for r in records)
+        total = sum(kind(r["gold"]) == t for r in records)
+        tp_p, tp_r = (correct / predicted if predicted else 0.0), correct / total
+        f1s.append(2 * tp_p * tp_r / (tp_p + tp_r) if tp_p + tp_r else 0.0)
+    out["semeval_official_macro_f1"] = sum(f1s) / len(f1s)
+    return out
+
+
+def rows(cache: Path) -> int:
+    try:
+        with sqlite3.connect(cache) as db:
+            return int(db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+    except sqlite3.Error:
+        return 0
