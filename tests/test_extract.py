@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -96,3 +97,14 @@ def test_document_extractor_keeps_input_order_and_reports_failed_pairs_in_one_fo
     record = failed[0].to_json()
     assert record["relation"] is None and record["error"] == "model call failed: HTTP 500" and record["kind"] == "model"
     assert set(record) - {"error", "kind"} == set(scored[0].triples[0].to_json())
+
+
+def test_each_document_is_yielded_once_its_pairs_are_scored_so_progress_is_honest() -> None:
+    backend = FakeBackend()
+    documents = DocumentExtractor(Extractor(load_schema("tacred"), backend), include_na=True, chunk=1)
+    seen = []
+    for result in documents.extract(read_documents(NEWS)):
+        if isinstance(result, DocumentResult):
+            seen.append((result.pairs, len(backend.history)))
+    # Every yielded document's pairs were already scored, and no later document's pairs had been sent.
+    assert [calls for _, calls in seen] == list(itertools.accumulate(pairs for pairs, _ in seen))

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 CITIES = ["Warsaw", "Paris", "Berlin", "Madrid", "Vienna"]
+STARTUP: list[str] = []  # the service's first line on stderr
 
 
 def free_port() -> int:
@@ -58,6 +59,8 @@ def service(tmp_path_factory: pytest.TempPathFactory, news_pipeline: Path) -> It
                 if process.poll() is not None or time.time() > deadline:
                     raise RuntimeError(f"qa4re serve did not start: {process.stderr.read() if process.stderr else ''}") from None
                 time.sleep(0.3)
+        if process.stderr is not None:
+            STARTUP.append(process.stderr.readline())
         yield base
     finally:
         process.terminate()
@@ -97,6 +100,11 @@ def test_bad_requests_get_4xx_and_the_service_stays_up(service: str, body: bytes
     code, answer = post(service + "/extract", body)
     assert code == status and message in answer["error"]
     assert json.loads(urllib.request.urlopen(service + "/health", timeout=5).read())["status"] == "ok"
+
+
+def test_the_service_says_what_it_serves_when_it_starts(service: str) -> None:
+    assert STARTUP and STARTUP[0].startswith("qa4re serve: schema qa4re.tacred.v1, model transformers:embedded:")
+    assert f"listening on {service} (docs at /docs)" in STARTUP[0]
 
 
 def test_openapi_docs_describe_the_endpoints(service: str) -> None:

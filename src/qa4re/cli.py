@@ -412,7 +412,8 @@ def serve_command(
     limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs)
     app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map)
     ner_name = ner or (default if nlp is not None else "none: requests must bring entities")
-    console.print(f"qa4re serve: schema {relation_schema.name}, model {backend.fingerprint}, NER {ner_name}; listening on http://{host}:{port} (docs at /docs)")
+    console.print(f"qa4re serve: schema {relation_schema.name}, model {backend.fingerprint}, NER {ner_name}; listening on http://{host}:{port} (docs at /docs)",
+                  soft_wrap=True, markup=False)  # fmt: skip
     uvicorn.run(app_, host=host, port=port, log_level="info")  # info: one access-log line per request
 
 
