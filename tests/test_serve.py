@@ -59,8 +59,11 @@ def service(tmp_path_factory: pytest.TempPathFactory, news_pipeline: Path) -> It
                 if process.poll() is not None or time.time() > deadline:
                     raise RuntimeError(f"qa4re serve did not start: {process.stderr.read() if process.stderr else ''}") from None
                 time.sleep(0.3)
-        if process.stderr is not None:
-            STARTUP.append(process.stderr.readline())
+        for _ in range(50):  # the startup line comes before uvicorn's own lines
+            line = process.stderr.readline() if process.stderr is not None else ""
+            if line.startswith("qa4re serve:") or not line:
+                STARTUP.append(line)
+                break
         yield base
     finally:
         process.terminate()
