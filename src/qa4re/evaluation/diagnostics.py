@@ -91,7 +91,7 @@ def warnings(summary: dict[str, Any]) -> list[str]:
     found = []
     share = summary.get("top_answer_share")
     if share is not None and share > TOP_ANSWER_WARNING and summary["n_answers"] >= 10:
-        found.append(f"answers by position: {share:.0%} of the answers are '{summary['top_answer']}', whatever the options say")
+        found.append(f"answers by position: {share:.1%} of the answers are '{summary['top_answer']}', whatever the options say")
     mass = summary.get("mean_letter_mass")
     if mass is not None and mass < LETTER_MASS_WARNING:
         found.append(
