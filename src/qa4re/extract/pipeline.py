@@ -249,22 +249,27 @@ class Extractor:
                 self._content_free[text] = position_probabilities(q.prompt.options, by_text[text].logprobs)
         while len(self._content_free) > 4096:
             self._content_free.popitem(last=False)
+        shifted = [self._shifted(plan, by_text) for plan in plans]
         # PriDe priors first, so the instances after them in the same chunk are already debiased.
-        for plan in plans:
-            shifted = {r: by_text[q.prompt.text] for r, q in plan.rotations.items()}
-            if plan.estimates_prior and all(s.error is None for s in shifted.values()):
-                by_position = {r: position_probabilities(plan.rotations[r].prompt.options, s.logprobs) for r, s in shifted.items()}
+        for plan, by_position in zip(plans, shifted, strict=True):
+            if plan.estimates_prior and not isinstance(by_position, str):
                 self.priors.add(position_prior(by_position))
-        return [self._from_scores(plan, by_text) for plan in plans]
+        return [self._from_scores(plan, by_text[plan.prompt.prompt.text], by_position) for plan, by_position in zip(plans, shifted, strict=True)]
 
-    def _debiased(self, plan: _Plan, by_text: dict[str, OptionScores]) -> list[float] | str:
-        """Probabilities of the options of ``plan.prompt`` by position, or why there are none."""
-        options = plan.prompt.prompt.options
-        shifted = {r: by_text[q.prompt.text] for r, q in plan.rotations.items()}
-        failed = next((s.error for s in shifted.values() if s.error is not None), None)
+    @staticmethod
+    def _shifted(plan: _Plan, by_text: dict[str, OptionScores]) -> dict[int, list[float]] | str:
+        """Option probabilities by position for each scored rotation of ``plan``, or why a call failed."""
+        scores = {r: by_text[q.prompt.text] for r, q in plan.rotations.items()}
+        failed = next((s.error for s in scores.values() if s.error is not None), None)
         if failed is not None:
             return f"model call failed: {failed}"
-        by_position = {r: position_probabilities(plan.rotations[r].prompt.options, s.logprobs) for r, s in shifted.items()}
+        return {r: position_probabilities(plan.rotations[r].prompt.options, s.logprobs) for r, s in scores.items()}
+
+    def _debiased(self, plan: _Plan, by_position: dict[int, list[float]] | str) -> list[float] | str:
+        """Probabilities of the options of ``plan.prompt`` by position, or why there are none."""
+        options = plan.prompt.prompt.options
+        if isinstance(by_position, str):
+            return by_position
         if not any(by_position[0]):
             return "the backend could not score any option"
         if len(by_position) > 1:
@@ -283,9 +288,9 @@ class Extractor:
         return {"id": i.id, "gold": i.relation, "letter_to_relation": p.prompt.letter_to_relation, "prompt_sha256": prompt_sha256(p.prompt.text),
                 "subj": i.subj_text, "obj": i.obj_text, "candidates_fallback": p.fallback}  # fmt: skip
 
-    def _from_scores(self, plan: _Plan, by_text: dict[str, OptionScores]) -> Output:
-        p, scores = plan.prompt, by_text[plan.prompt.prompt.text]
-        probabilities = self._debiased(plan, by_text)
+    def _from_scores(self, plan: _Plan, scores: OptionScores, by_position: dict[int, list[float]] | str) -> Output:
+        p = plan.prompt
+        probabilities = self._debiased(plan, by_position)
         if isinstance(probabilities, str):
             return ErrorRecord(p.instance.id, p.instance.source, None, None, probabilities, p.instance.relation, kind="model")
         options = p.prompt.options
