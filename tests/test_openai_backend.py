@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import string
 
-from qa4re.backends.openai_compatible import RetryPolicy, letter_bias, letter_logprobs, letter_token_ids, redact, text_answer_scores
+from qa4re.backends.openai_compatible import RetryPolicy, letter_bias, letter_logprobs, letter_token_ids, redact
 
 
 def test_letters_are_read_from_the_first_token_top_list_with_a_floor_for_missing_ones() -> None:
@@ -13,13 +12,6 @@ def test_letters_are_read_from_the_first_token_top_list_with_a_floor_for_missing
     assert scores == {"A": -0.5, "B": -1.0, "C": -4.0}
     assert not complete
     assert letter_logprobs({"A": -0.1, "B": -2.5}, ("A", "B")) == ({"A": -0.1, "B": -2.5}, True)
-
-
-def test_text_fallback_takes_the_first_standalone_letter_or_the_earliest_label() -> None:
-    assert text_answer_scores("Option: C. [x] is ...", ("A", "B", "C")) == {"A": -math.inf, "B": -math.inf, "C": 0.0}
-    assert set(text_answer_scores("I cannot tell", ("A", "B")).values()) == {-math.inf}
-    labels = ("per:title", "per:title_of", "no_relation")
-    assert text_answer_scores(" per:title_of x", labels)["per:title_of"] == 0.0
 
 
 def test_keys_never_survive_in_messages() -> None:

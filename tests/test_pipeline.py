@@ -112,6 +112,16 @@ def test_generate_scoring_parses_the_first_standalone_letter() -> None:
     assert outputs[0].relation == "per:alternate_names"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("logprobs", [False, "runtime"])
+def test_a_backend_without_log_probabilities_is_answered_from_its_text_by_the_pipeline(logprobs: bool | str) -> None:
+    """Declared (supports_logprobs False: generate) or found at run time (text results): the pipeline parses."""
+    backend = FakeBackend(logprobs=logprobs)
+    outputs = list(Extractor(load_schema("tacred"), backend, ExtractorConfig()).predict(items()[:2]))
+    assert all(isinstance(o, Prediction) and o.scoring == "text" and o.option_probabilities == {} for o in outputs)
+    assert outputs[0].relation == "per:alternate_names"  # type: ignore[union-attr]
+    assert [type(r).__name__ for r in backend.history] == (["GenerateRequest"] * 2 if logprobs is False else ["ScoreRequest"] * 2)
+
+
 def test_few_shot_demonstrations_come_from_the_pool_with_gold_answers() -> None:
     backend = FakeBackend()
     train = [i for i in read_dataset("tacred", FIXTURES / "tacred_train.json", OnError.STOP) if isinstance(i, RelationInstance)]

@@ -33,15 +33,16 @@ class OptionScores:
     """Log-probability of each answer (summed over its tokens); ``-inf`` if it cannot be scored.
 
     ``complete`` is False when the backend saw only part of the distribution (an API's top-k).
-    ``source`` is ``"text"`` when no log-probabilities were available and the answer was parsed
-    from generated text (the chosen answer gets 0, the others ``-inf``). ``error`` is set, and
-    nothing else is meaningful, when this one request failed; such results are never cached.
+    ``source`` is ``"text"`` when no log-probabilities were available: ``logprobs`` is empty and
+    ``text`` holds what the model wrote; the pipeline reads the answer from it. ``error`` is set,
+    and nothing else is meaningful, when this one request failed; such results are never cached.
     """
 
     logprobs: Mapping[str, float]
     complete: bool = True
     source: str = "logprobs"
     error: str | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,13 +35,13 @@ def request_key(fingerprint: str, kind: str, request: ScoreRequest | GenerateReq
 def _encode_scores(scores: OptionScores) -> str:
     # JSON has no -inf: store it as null.
     logprobs = {a: (v if math.isfinite(v) else None) for a, v in scores.logprobs.items()}
-    return json.dumps({"logprobs": logprobs, "complete": scores.complete, "source": scores.source})
+    return json.dumps({"logprobs": logprobs, "complete": scores.complete, "source": scores.source, "text": scores.text})
 
 
 def _decode_scores(text: str) -> OptionScores:
     data = json.loads(text)
     logprobs = {a: (-math.inf if v is None else float(v)) for a, v in data["logprobs"].items()}
-    return OptionScores(logprobs, bool(data["complete"]), data.get("source", "logprobs"))
+    return OptionScores(logprobs, bool(data["complete"]), data.get("source", "logprobs"), text=data.get("text"))
 
 
 class CachingBackend:

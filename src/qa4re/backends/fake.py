@@ -18,16 +18,20 @@ class FakeBackend:
     """Gives probability 0.9 to the answer that ``script(prompt, answers)`` picks.
 
     ``history`` records every request, so tests can assert what was sent and how often.
+    ``logprobs``: False declares a backend that can only write text (``supports_logprobs``);
+    ``"runtime"`` claims log-probabilities but answers each request with text, as a server that
+    drops them does.
     """
 
     max_batch_size = 64
-    supports_logprobs = True
     commit_every = None
     usage = None
 
-    def __init__(self, script: Script = first_answer, fingerprint: str = "fake") -> None:
+    def __init__(self, script: Script = first_answer, fingerprint: str = "fake", logprobs: bool | str = True) -> None:
         self.script = script
         self.fingerprint = fingerprint
+        self.supports_logprobs = logprobs is not False
+        self._text_only = logprobs == "runtime"
         self.history: list[ScoreRequest | GenerateRequest] = []
 
     def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
@@ -38,6 +42,9 @@ class FakeBackend:
         for request in requests:
             self.history.append(request)
             picked = self.script(request.prompt, request.answers)
+            if self._text_only:
+                results.append(OptionScores({}, False, source="text", text=f"The answer is {picked}."))
+                continue
             rest = math.log(0.1 / max(1, len(request.answers) - 1))
             results.append(OptionScores({a: (math.log(0.9) if a == picked else rest) for a in request.answers}))
         return results

@@ -2,8 +2,8 @@
 
 Built on the official ``openai`` client. Letters are scored from the ``top_logprobs`` of the
 first generated token (``max_tokens`` 1, temperature 0); when a server returns no
-log-probabilities, the first standalone letter of its text is the answer, marked
-``source="text"``. Requests run concurrently (asyncio); failures are retried with exponential
+log-probabilities (or the answers are multi-token labels), the model's text comes back marked
+``source="text"`` and the pipeline reads the answer from it. Requests run concurrently (asyncio); failures are retried with exponential
 backoff and jitter, honouring ``Retry-After``. A request that still fails becomes an error
 result for its own example; the run goes on. The API key is read from ``OPENAI_API_KEY`` only
 and is scrubbed from every message this module produces. When the model's tokenizer is known
@@ -30,7 +30,6 @@ from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest, Usa
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError
 
 T = TypeVar("T")
-_LETTER = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,2})(?![A-Za-z0-9])")
 _SECRET = re.compile(r"sk-[A-Za-z0-9_\-*]{4,}")
 MISSING_LETTER_MARGIN = 1.0  # a letter absent from the top list scores this far below the least likely listed token
 
@@ -102,20 +101,6 @@ def letter_logprobs(top: Mapping[str, float], answers: Sequence[str]) -> tuple[d
 def is_letter_set(answers: Sequence[str]) -> bool:
     """True for option letters (A..Z, AA..), False for label answers such as vanilla's relations."""
     return all(re.fullmatch(r"[A-Z]{1,2}", a) for a in answers)
-
-
-def text_answer_scores(text: str, answers: Sequence[str]) -> dict[str, float]:
-    """0 for the answer found in ``text``, ``-inf`` for the rest (all ``-inf`` if none).
-
-    Letters: the first standalone valid letter. Labels: the earliest label (longest on ties).
-    """
-    chosen = None
-    if is_letter_set(answers):
-        chosen = next((m.group(1) for m in _LETTER.finditer(text) if m.group(1) in answers), None)
-    else:
-        found = [(text.find(a), -len(a), a) for a in answers if a in text]
-        chosen = min(found)[2] if found else None
-    return {a: (0.0 if a == chosen else -math.inf) for a in answers}
 
 
 @dataclass
@@ -254,7 +239,7 @@ class OpenAIBackend:
         if not is_letter_set(request.answers):
             # Label answers span several tokens; an API's first-token list cannot score them.
             text = await self._generate_one(client, GenerateRequest(request.prompt, 32, ("\n",), request.system))
-            return OptionScores(text_answer_scores(text, request.answers), False, source="text")
+            return OptionScores({}, False, source="text", text=text)
         extra: dict[str, Any] = {"logit_bias": letter_bias(request.answers, self.letter_ids)} if self.letter_ids else {}
         if self.api == "chat":
             response = await client.chat.completions.create(
@@ -277,7 +262,7 @@ class OpenAIBackend:
         if top:
             scores, complete = letter_logprobs(top, request.answers)
             return OptionScores(scores, complete)
-        return OptionScores(text_answer_scores(text, request.answers), False, source="text")
+        return OptionScores({}, False, source="text", text=text)
 
     def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
         """One first-token request per prompt, concurrently; a failed request gives an error result."""

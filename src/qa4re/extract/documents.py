@@ -171,8 +171,9 @@ class DocumentExtractor:
             (k, pair)
             for k, item in enumerate(chunk)
             if isinstance(item, Document)
-            for pair in candidate_pairs(item, self.schema, use_constraints=self.extractor.config.use_constraints, max_entities=self.max_entities,
-                                        max_pairs=self.max_pairs)  # fmt: skip
+            for pair in candidate_pairs(
+                item, self.schema, use_constraints=self.extractor.config.use_constraints, max_entities=self.max_entities, max_pairs=self.max_pairs
+            )  # fmt: skip
         ]
         outputs: list[list[tuple[Pair, Prediction | ErrorRecord]]] = [[] for _ in chunk]
         for (k, pair), output in zip(pairs, self.extractor.predict(p.instance for _, p in pairs), strict=True):

@@ -196,11 +196,13 @@ class Extractor:
             return []
         system = self.config.system
         try:
-            if self.config.scoring is Scoring.LOGPROBS:
+            if self.config.scoring is Scoring.LOGPROBS and self.backend.supports_logprobs:
                 return self._score(pending)
+            # Generation: asked for, or the only way a backend without log-probabilities answers.
+            scoring = "generate" if self.config.scoring is Scoring.GENERATE else "text"
             max_tokens = 4 if self.config.method is Method.QA4RE else 32
             texts = self.backend.generate([GenerateRequest(p.prompt.text, max_tokens, ("\n",), system) for p in pending])
-            return [self._from_text(p, t) for p, t in zip(pending, texts, strict=True)]
+            return [self._from_text(p, t, scoring) for p, t in zip(pending, texts, strict=True)]
         except BackendError as exc:  # a failed batch becomes error records and the run goes on; a bug propagates
             if len(pending) > 1:
                 # Retry one by one so a single bad example cannot take its batch down.
@@ -290,6 +292,8 @@ class Extractor:
 
     def _from_scores(self, plan: _Plan, scores: OptionScores, by_position: dict[int, list[float]] | str) -> Output:
         p = plan.prompt
+        if scores.error is None and scores.source == "text":  # no log-probabilities: the answer is read from the model's text
+            return self._from_text(p, scores.text or "", scoring="text")
         probabilities = self._debiased(plan, by_position)
         if isinstance(probabilities, str):
             return ErrorRecord(p.instance.id, p.instance.source, None, None, probabilities, p.instance.relation, kind="model")
@@ -304,9 +308,9 @@ class Extractor:
                           answer=decision.answer, scoring=scores.source, letter_mass=mass,
                           **self._base(p))  # type: ignore[arg-type]  # fmt: skip
 
-    def _from_text(self, p: PreparedPrompt, text: str) -> Output:
+    def _from_text(self, p: PreparedPrompt, text: str, scoring: str = "generate") -> Output:
         parse = parse_letter if self.config.method is Method.QA4RE else parse_label
         option = parse(text, p.prompt.options)
         return Prediction(relation=option.relation if option else None, confidence=1.0 if option else 0.0, option_probabilities={},
-                          answer=text, scoring="generate", error=None if option else f"unparsable answer {text!r}",
+                          answer=text, scoring=scoring, error=None if option else f"unparsable answer {text!r}",
                           **self._base(p))  # type: ignore[arg-type]  # fmt: skip
