@@ -45,7 +45,7 @@ def document(name: str, city: str) -> dict[str, Any]:
 def service(tmp_path_factory: pytest.TempPathFactory, news_pipeline: Path) -> Iterator[str]:
     port = free_port()
     cache = tmp_path_factory.mktemp("serve") / "c.sqlite"
-    command = [sys.executable, "-m", "qa4re", "serve", "--schema", "tacred", "--port", str(port), "--cache", str(cache), "--max-body-bytes", "4096",
+    command = [sys.executable, "-m", "qa4re", "serve", "--schema", "tacred", "--port", str(port), "--cache", str(cache), "--max-body-bytes", "65536",
                "--ner", str(news_pipeline)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -95,7 +95,7 @@ def test_plain_text_goes_through_the_services_spacy_pipeline(service: str) -> No
         (json.dumps({"id": "no text"}).encode(), 422, "text: missing"),
         (json.dumps([1, 2]).encode(), 422, "expected a JSON object"),
         (json.dumps({"text": "abc", "entities": [{"start": 0, "end": 9}]}).encode(), 422, "entities[0]: span [0, 9) is outside the text"),
-        (json.dumps({"text": "a" * 5000, "entities": []}).encode(), 413, "over the limit of 4096"),
+        (json.dumps({"text": "a" * 70000, "entities": []}).encode(), 413, "over the limit of 65536"),
         (json.dumps({"text": "abc", "entities": [], "threshold": 2}).encode(), 422, "threshold: must be between 0 and 1, got 2"),
     ],
 )
@@ -123,7 +123,10 @@ def test_a_request_without_candidate_pairs_says_why(service: str) -> None:
     body = {"text": text, "entities": [{"start": 0, "end": 9}, {"start": 20, "end": 29}]}
     status, answer = post(service + "/extract", json.dumps(body).encode())
     assert status == 200 and answer["pairs"] == 0
-    assert answer["warnings"] == ["no candidate pairs: mentions without a type cannot meet the schema's type constraints; give each entity a type"]
+    assert answer["warnings"] == [
+        "no candidate pairs: 2 mentions have no type, and the schema's type constraints need types; "
+        "give each entity a type, or turn the constraints off (--no-constraints)"
+    ]
 
 
 def test_requests_without_an_id_get_distinct_ids(service: str) -> None:
@@ -138,3 +141,50 @@ def test_a_hundred_concurrent_requests_are_all_answered(service: str) -> None:
         answers = list(pool.map(lambda d: post(service + "/extract", json.dumps({**d, "include_na": True}).encode()), docs))
     assert len(answers) == 100 and all(status == 200 for status, _ in answers)
     assert all(answer["id"] == doc["id"] and len(answer["triples"]) == 1 for doc, (_, answer) in zip(docs, answers, strict=True))
+
+
+def overlong_document() -> dict[str, Any]:
+    """One pair whose prompt exceeds the embedded model's context of 8192 tokens: a failed pair, every time."""
+    text = "Anna Berg was born in Oslo" + " and then" * 4500 + "."
+    entities = [{"start": 0, "end": 9, "type": "PERSON"}, {"start": 22, "end": 26, "type": "CITY"}]
+    return {"id": "long", "text": text, "entities": entities, "sentences": [[0, len(text)]]}
+
+
+def comparable(record: dict[str, Any]) -> tuple[Any, ...]:
+    """A triple or failed pair without its document id, confidence to three places (batches may differ in padding)."""
+    confidence = record["confidence"]
+    return (record["subject"], record["relation"], record["object"], None if confidence is None else round(confidence, 3), record["evidence"],
+            record.get("error", "")[:60])  # fmt: skip
+
+
+def test_extract_the_service_and_spacy_give_the_same_triples_and_the_same_failed_pair(service: str, tmp_path: Path) -> None:
+    import spacy
+    from spacy.tokens import Doc
+
+    docs = [document("Marie Curie", "Warsaw"), overlong_document(), document("Paul Weber", "Berlin")]
+    # qa4re extract
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    command = [sys.executable, "-m", "qa4re", "extract", "--schema", "tacred", "--input", str(tmp_path / "docs.jsonl"), "--output", str(tmp_path / "out.jsonl"),
+               "--include-na", "--cache", str(tmp_path / "cli.sqlite")]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    by_cli = [[comparable(r) for r in lines if r["doc_id"] == d["id"]] for d in docs]
+    # POST /extract
+    answers = [post(service + "/extract", json.dumps({**d, "include_na": True}).encode())[1] for d in docs]
+    by_service = [[comparable(r) for r in (*a["triples"], *a["errors"])] for a in answers]
+    # nlp.pipe
+    nlp = spacy.blank("en")
+    nlp.add_pipe("qa4re", config={"schema": "tacred", "include_na": True, "cache": str(tmp_path / "spacy.sqlite")})
+    spacy_docs = []
+    for d in docs:
+        doc = nlp.make_doc(d["text"])
+        doc.ents = [doc.char_span(e["start"], e["end"], label=e["type"]) for e in d["entities"]]  # type: ignore[misc]
+        spacy_docs.append(doc)
+    piped: list[Doc] = list(nlp.get_pipe("qa4re").pipe(spacy_docs))  # type: ignore[attr-defined]
+    by_spacy = [[comparable(r) for r in (*doc._.relations, *doc._.relation_errors)] for doc in piped]
+
+    assert by_cli == by_service == by_spacy
+    assert [len(x) for x in by_cli] == [1, 1, 1]
+    failed = by_cli[1][0]
+    assert failed[1] is None and failed[3] is None and failed[5].startswith("model call failed: BackendError: the prompt has")
+    assert all(x[0][1] is not None for x in (by_cli[0], by_cli[2]))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 import inspect
 import json
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Optional
@@ -29,7 +27,8 @@ from qa4re.experiments.plots import write_plots
 from qa4re.experiments.report import compare_to_baseline, group_results, results_json, write_results
 from qa4re.experiments.runner import CellResult, run_experiment
 from qa4re.extract.debias import Debias
-from qa4re.extract.documents import DocumentExtractor, Triple
+from qa4re.extract.documents import DocumentExtractor
+from qa4re.extract.jobs import extract_file, predict_file
 from qa4re.extract.ner import LazyPipeline, installed_default, load_pipeline
 from qa4re.extract.pairs import read_documents
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
@@ -37,7 +36,7 @@ from qa4re.prompts.render import Method
 from qa4re.schemas.entity_types import load_entity_types
 from qa4re.schemas.loader import builtin_template_sets, list_schemas, load_schema
 from qa4re.schemas.model import UnknownTypePair
-from qa4re.types import ErrorRecord, RelationInstance
+from qa4re.types import RelationInstance
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Zero-shot relation extraction as multiple-choice QA (QA4RE).")
 console = Console(stderr=True)
@@ -249,15 +248,9 @@ def predict_command(
     pool = [i for i in read_dataset("jsonl", demonstrations, OnError.SKIP) if isinstance(i, RelationInstance)] if demonstrations else []
     backend = backend_settings.build()
     extractor = Extractor(relation_schema, backend, extractor_config, pool)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    errors = 0
-    with progress_bar("predict") as start, output.open("w", encoding="utf-8") as out:
-        advance = start(total)
-        for record in extractor.predict(read_dataset("jsonl", input, on_error)):
-            out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-            errors += isinstance(record, ErrorRecord)
-            advance(1)
-    console.print(f"wrote {total} records to {output} ({errors} errors, {backend.calls} new model calls)")
+    with progress_bar("predict") as start:
+        summary = predict_file(extractor, read_dataset("jsonl", input, on_error), output, start(total))
+    console.print(f"wrote {summary.records} records to {output} ({summary.errors} errors, {backend.calls} new model calls)")
 
 
 @app.command("extract")
@@ -287,81 +280,18 @@ def extract_command(
     documents = DocumentExtractor(
         extractor, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs, nlp=nlp, entity_types=type_map
     )
-    counts = Counter[str]()
-    seen_types = Counter[str]()
-    output.parent.mkdir(parents=True, exist_ok=True)
     with input.open("rb") as lines:
         total = sum(1 for line in lines if line.strip())
-    with (
-        progress_bar("extract") as start,
-        output.open("w", encoding="utf-8") as out,
-        csv_output.open("w", newline="", encoding="utf-8") if csv_output else nullcontext() as csv_file,
-    ):
-        advance = start(total, "documents")
-        writer = csv.writer(csv_file) if csv_file else None
-        if writer:
-            writer.writerow(CSV_COLUMNS)
-        for result in documents.extract(read_documents(input, entities_optional=True)):
-            advance(1)  # a document counts once its pairs are scored
-            if isinstance(result, ErrorRecord):
-                counts["errors"] += 1
-                out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-                continue
-            counts["documents"] += 1
-            counts["dropped"] += result.dropped_mentions
-            counts["unsplit"] += not result.document.sentences and len(result.document.text) > LONG_UNSPLIT
-            seen_types.update(e.type or "(no type)" for e in result.document.entities)
-            counts["pairs"] += result.pairs
-            counts["errors"] += len(result.errors)
-            counts["triples"] += len(result.triples)
-            for found in result.triples:
-                out.write(json.dumps(found.to_json(), ensure_ascii=False) + "\n")
-                if writer:
-                    writer.writerow(csv_row(found))
-            for failed in result.errors:
-                out.write(json.dumps(failed.to_json(), ensure_ascii=False) + "\n")
+    with progress_bar("extract") as start:
+        summary = extract_file(documents, read_documents(input, entities_optional=True), output, csv_output, start(total, "documents"))
     console.print(
-        f"{counts['documents']} documents, {counts['pairs']} pairs scored, {counts['triples']} triples, {counts['errors']} errors, "
+        f"{summary.documents} documents, {summary.pairs} pairs scored, {summary.triples} triples, {summary.errors} errors, "
         f"{backend.calls} new model calls; wrote {output}"
     )
-    for hint in empty_run_hints(counts, seen_types, set(relation_schema.entity_types) if constraints else set(), input):
+    for hint in summary.hints(set(relation_schema.entity_types) if constraints else set(), str(input)):
         console.print(f"[yellow]warning: {hint}[/yellow]", soft_wrap=True)
-    if counts["errors"] and not counts["documents"]:
+    if summary.errors and not summary.documents:
         raise typer.Exit(1)
-
-
-LONG_UNSPLIT = 2000  # characters: a longer document without sentence spans is worth a warning
-
-
-def empty_run_hints(counts: Counter[str], seen_types: Counter[str], known_types: set[str], input: Path) -> list[str]:
-    """Why an extract run scored nothing or less than it could, in words a newcomer can act on."""
-    hints = []
-    if counts["dropped"]:
-        hints.append(f"{counts['dropped']} mentions were left out because their sentence holds more than --max-entities; raise it to pair them")
-    if counts["unsplit"]:
-        hints.append(f"{counts['unsplit']} documents over {LONG_UNSPLIT} characters have no sentence spans: each is one sentence, so its pairs "
-                     "cross sentences and the evidence is the whole text (give \"sentences\", or leave out \"entities\" to let spaCy split it)")  # fmt: skip
-    return hints + _empty_run_hints(counts, seen_types, known_types, input)
-
-
-def _empty_run_hints(counts: Counter[str], seen_types: Counter[str], known_types: set[str], input: Path) -> list[str]:
-    if not counts["documents"] and not counts["errors"]:
-        return [f"{input} holds no documents"]
-    if not counts["documents"]:
-        return ["no document could be read; see the error lines in the output"]
-    if counts["pairs"]:
-        return []
-    if not seen_types:
-        return ["no entity mentions: give entity spans, or a --ner pipeline that finds them"]
-    if "(no type)" in seen_types and known_types:
-        return [f"no candidate pairs: {seen_types['(no type)']} mentions have no type, and the schema's type constraints need types; "
-                "give each entity a type, or pass --no-constraints"]  # fmt: skip
-    unknown = sorted(t for t in seen_types if known_types and not set(t.split("|")) <= known_types)
-    if unknown:
-        return [f"no candidate pairs: the entity types {', '.join(unknown)} are not in the schema's constraints (it knows "
-                f"{', '.join(sorted(known_types)[:12])}{', ...' if len(known_types) > 12 else ''}); map them with --entity-types FILE, "
-                "or pass --no-constraints"]  # fmt: skip
-    return ["no candidate pairs: no sentence holds two mentions whose type pair the schema relates"]
 
 
 def check_input_file(path: Path) -> None:
@@ -370,17 +300,6 @@ def check_input_file(path: Path) -> None:
         raise DataError(str(path), None, None, "is a directory, not an input file")
     if not path.is_file():
         raise DataError(str(path), None, None, "no such file")
-
-
-CSV_COLUMNS = ["doc_id", "subject", "subject_start", "subject_end", "subject_type", "relation", "object", "object_start", "object_end", "object_type",
-               "confidence", "evidence"]  # fmt: skip
-
-
-def csv_row(found: Triple) -> list[object]:
-    """One CSV row of a triple (columns as CSV_COLUMNS)."""
-    s, o = found.subject, found.object
-    return [found.document_id, s.text, s.start, s.end, s.type or "", found.relation, o.text, o.start, o.end, o.type or "", f"{found.confidence:.4f}",
-            found.evidence]  # fmt: skip
 
 
 @app.command("serve")
@@ -401,7 +320,7 @@ def serve_command(
     try:
         import uvicorn
 
-        from qa4re.serve import ServiceLimits, create_app
+        from qa4re.integrations.service import ServiceLimits, create_app
     except ImportError as exc:
         raise BackendUnavailable(f"qa4re serve needs the serve extra: pip install 'qa4re[serve]' ({exc})") from None
     relation_schema = load_schema(schema, templates)

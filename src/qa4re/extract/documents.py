@@ -152,7 +152,7 @@ class DocumentExtractor:
         """One result per input document, in order; unreadable documents pass through as error records."""
         stream: Iterable[Document | ErrorRecord] = documents
         if self.nlp is not None:
-            stream = detect_entities(stream, self.nlp, self.entity_types, batch_size=self.chunk)
+            stream = detect_entities(stream, self.nlp, self.entity_types, batch_size=self.chunk, known=self.schema.entity_types)
         iterator = iter(stream)
         while chunk := list(itertools.islice(iterator, self.chunk)):
             yield from self._chunk(chunk)
@@ -162,7 +162,9 @@ class DocumentExtractor:
         if isinstance(item, ErrorRecord) or self.entity_types.identity:
             return item
         known = self.schema.entity_types
-        typed = tuple(e if e.type is None or e.type in known else Entity(e.start, e.end, self.entity_types.type_of(e.type) or e.type) for e in item.entities)
+        typed = tuple(
+            e if e.type is None or e.type in known else Entity(e.start, e.end, self.entity_types.type_of(e.type, known) or e.type) for e in item.entities
+        )
         return item if typed == item.entities else dataclasses.replace(item, entities=typed)
 
     def _chunk(self, chunk: list[Document | ErrorRecord]) -> Iterator[DocumentResult | ErrorRecord]:

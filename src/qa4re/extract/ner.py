@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from qa4re.errors import BackendUnavailable
@@ -72,11 +72,12 @@ class LazyPipeline:
         )
 
 
-def mentions(doc: Doc, entity_types: EntityTypeMap) -> tuple[tuple[Entity, ...], tuple[tuple[int, int], ...]]:
-    """The entity mentions (labels mapped, unmapped labels dropped) and sentence spans of a spaCy Doc."""
+def mentions(doc: Doc, entity_types: EntityTypeMap, known: Collection[str] = ()) -> tuple[tuple[Entity, ...], tuple[tuple[int, int], ...]]:
+    """The entity mentions and sentence spans of a spaCy Doc: labels that are ``known`` schema types kept,
+    others mapped, unmapped ones dropped."""
     entities = []
     for ent in doc.ents:
-        kind = entity_types.type_of(ent.label_)
+        kind = entity_types.type_of(ent.label_, known)
         if kind is not None:
             entities.append(Entity(ent.start_char, ent.end_char, kind))
     sentences: tuple[tuple[int, int], ...] = ()
@@ -89,7 +90,7 @@ SPLIT_LONGER_THAN = 2000  # characters: a longer document with entities but no s
 
 
 def detect_entities(
-    documents: Iterable[Document | ErrorRecord], nlp: Language | LazyPipeline, entity_types: EntityTypeMap, batch_size: int = 64
+    documents: Iterable[Document | ErrorRecord], nlp: Language | LazyPipeline, entity_types: EntityTypeMap, batch_size: int = 64, known: Collection[str] = ()
 ) -> Iterator[Document | ErrorRecord]:
     """Fill in the entities and sentences of the documents that need them, keeping input order.
 
@@ -112,7 +113,7 @@ def detect_entities(
             if doc is None or not isinstance(item, Document):
                 yield item
                 continue
-            entities, sentences = mentions(doc, entity_types)
+            entities, sentences = mentions(doc, entity_types, known)
             if not item.needs_entities:  # given spans stay; only the sentences are new
                 yield dataclasses.replace(item, sentences=sentences)
                 continue

@@ -7,7 +7,7 @@ alternatives. A label that is not in the map is not a mention for the schema.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,9 +29,10 @@ class EntityTypeMap:
     labels: Mapping[str, str]
     identity: bool = False
 
-    def type_of(self, label: str) -> str | None:
-        """The schema type for a detector label, or None when the label is not a mention."""
-        return label if self.identity else self.labels.get(label)
+    def type_of(self, label: str, known: Collection[str] = ()) -> str | None:
+        """The schema type for a detector label (itself when it is one of the ``known`` schema types),
+        or None when the label is not a mention."""
+        return label if self.identity or label in known else self.labels.get(label)
 
 
 IDENTITY = EntityTypeMap("identity", {}, identity=True)

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from qa4re.backends.base import Backend
 from qa4re.errors import DataError
 from qa4re.extract.documents import DocumentExtractor, DocumentResult
+from qa4re.extract.jobs import mention_types, no_pairs_reason
 from qa4re.extract.pairs import Document, parse_document
 from qa4re.extract.pipeline import Extractor, ExtractorConfig
 from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
@@ -64,18 +65,6 @@ REQUEST_SCHEMA: dict[str, Any] = {
 }  # fmt: skip
 
 
-def no_pairs_hint(document: Document, schema: RelationSchema) -> str:
-    """Why a request gave no candidate pair."""
-    if len(document.entities) < 2:
-        return "no candidate pairs: fewer than two entity mentions"
-    if any(e.type is None for e in document.entities) and schema.constraints:
-        return "no candidate pairs: mentions without a type cannot meet the schema's type constraints; give each entity a type"
-    unknown = sorted({e.type for e in document.entities if e.type and not set(e.type.split("|")) <= schema.entity_types})
-    if unknown and schema.constraints:
-        return f"no candidate pairs: the entity types {', '.join(unknown)} are not in the schema's constraints"
-    return "no candidate pairs: no sentence holds two mentions whose type pair the schema relates"
-
-
 def _problem(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -104,7 +93,7 @@ def create_app(
             answer: dict[str, Any] = {"id": result.document.id, "pairs": result.pairs, "triples": [t.to_json() for t in kept],
                                       "errors": [e.to_json() for e in result.errors]}  # fmt: skip
             if not result.pairs:
-                answer["warnings"] = [no_pairs_hint(result.document, schema)]
+                answer["warnings"] = [no_pairs_reason(mention_types(result.document), set(schema.entity_types) if extractor.config.use_constraints else set())]
             answers.append(answer)
         return answers
 

@@ -51,7 +51,7 @@ class RelationExtractor:
         while chunk := list(itertools.islice(stream, batch_size)):
             documents = []
             for k, doc in enumerate(chunk):
-                entities, sentences = mentions(doc, self.entity_types)
+                entities, sentences = mentions(doc, self.entity_types, self.extractor.schema.entity_types)
                 documents.append(Document(str(k), doc.text, entities, "doc", k + 1, sentences))
             self.documents.chunk = len(documents)
             for doc, result in zip(chunk, self.documents.extract(documents), strict=True):
