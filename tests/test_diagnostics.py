@@ -30,9 +30,9 @@ def test_a_position_reader_without_signal_gets_all_three_warnings() -> None:
         gold = ["r1", "r2", "r3", "na"][i % 4]
         diagnostics.add(prediction(gold, {"A": 0.7, "B": 0.1, "C": 0.1, "D": 0.1}, mass=0.2))
     summary = diagnostics.summary()
-    assert summary["top_answer"] == "A" and summary["top_answer_share"] == 1.0
-    assert summary["gold_rank"]["advantage_ci95"][0] <= 0
-    assert [w.split(":")[0] for w in summary["warnings"]] == ["answers by position", "low letter mass", "no content signal"]
+    assert summary.top_answer == "A" and summary.top_answer_share == 1.0
+    assert summary.gold_rank is not None and summary.gold_rank.advantage_ci95[0] <= 0
+    assert [w.split(":")[0] for w in summary.warnings] == ["answers by position", "low letter mass", "no content signal"]
 
 
 def test_a_reader_that_ranks_the_gold_first_has_no_warning() -> None:
@@ -42,7 +42,7 @@ def test_a_reader_that_ranks_the_gold_first_has_no_warning() -> None:
         probabilities = {x: (0.7 if x == letter else 0.1) for x in "ABCD"}
         diagnostics.add(prediction(["r1", "r2", "r3", "na"][i % 4], probabilities, answer=letter))
     summary = diagnostics.summary()
-    assert summary["gold_rank"]["advantage"] == pytest.approx(1.5) and summary["warnings"] == []
+    assert summary.gold_rank is not None and summary.gold_rank.advantage == pytest.approx(1.5) and summary.warnings == ()
 
 
 @pytest.mark.model

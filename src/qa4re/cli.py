@@ -209,21 +209,21 @@ def evaluate_command(
     )  # fmt: skip
     method = extractor_config.method
     with progress_bar(f"{method.value} on {dataset}") as start:
-        metrics = evaluate(settings, progress=start)
+        result = evaluate(settings, progress=start)
     # The title goes on its own line: a long model fingerprint would wrap a table title into broken lines.
-    Console().print(f"{method.value} · {dataset} {split} · {metrics['run']['model']['fingerprint']}", soft_wrap=True)
+    Console().print(f"{method.value} · {dataset} {split} · {result.run.fingerprint}", soft_wrap=True)
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for name, value in headline_rows(metrics):
+    for name, value in headline_rows(result):
         table.add_row(name, value)
     Console().print(table)
-    run = metrics["run"]
-    console.print(f"{run['seconds']} s, {run['model_calls']} new model calls; wrote {output}/predictions.jsonl, metrics.json, report.md")
-    for warning in metrics["diagnostics"]["warnings"]:
+    run = result.run
+    console.print(f"{run.seconds} s, {run.model_calls} new model calls; wrote {output}/predictions.jsonl, metrics.json, report.md")
+    for warning in result.diagnostics.warnings:
         console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
-    if run["model_errors"]:
-        console.print(f"[red]{run['model_errors']} examples failed in the model; see their error records[/red]")
+    if run.model_errors:
+        console.print(f"[red]{run.model_errors} examples failed in the model; see their error records[/red]")
         raise typer.Exit(1)
 
 
@@ -375,7 +375,7 @@ def experiment_command(
 
     def report_cell(result: CellResult) -> None:
         threshold = f", NA threshold {result.na_threshold:.3f} (dev)" if result.na_threshold is not None else ""
-        line = f"{result.cell.id}: F1 {100 * result.metrics['micro_f1']:.2f}, {result.model_calls} new model calls, {result.seconds} s{threshold}"
+        line = f"{result.cell.id}: F1 {100 * result.evaluation.metrics.micro_f1:.2f}, {result.model_calls} new model calls, {result.seconds} s{threshold}"
         console.print(line, soft_wrap=True)
 
     with progress_bar("experiment") as start:

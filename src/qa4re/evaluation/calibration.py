@@ -7,19 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from qa4re.evaluation.metrics import micro_prf, pair_counts
 from qa4re.extract.decode import thresholded_relation
-
-
-def record_relation_probabilities(record: Mapping[str, Any]) -> dict[str, float]:
-    """Probability of each relation in one prediction record (summed over its letters)."""
-    by_relation: dict[str, float] = {}
-    for letter, probability in record.get("option_probabilities", {}).items():
-        relation = record["letter_to_relation"][letter]
-        by_relation[relation] = by_relation.get(relation, 0.0) + probability
-    return by_relation
 
 
 def choose_na_threshold(examples: Sequence[tuple[str, Mapping[str, float]]], na_relation: str) -> float:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
-from qa4re.extract.decode import relation_probabilities
-from qa4re.types import Option, Prediction
+from qa4re.evaluation.results import Diagnostics, GoldRank
+from qa4re.extract.decode import letter_relation_probabilities
+from qa4re.types import Prediction
 
 TOP_ANSWER_WARNING = 0.8  # warn when one answer is more than this share of all answers
 LETTER_MASS_WARNING = 0.5  # warn when the options hold less than this probability on average
@@ -29,8 +29,7 @@ def gold_rank(prediction: Prediction) -> tuple[float, float] | None:
     """(rank of the gold relation, its chance value) among the candidates; None if not rankable."""
     if prediction.gold is None or not prediction.option_probabilities:
         return None
-    options = [Option(letter, relation, "") for letter, relation in prediction.letter_to_relation.items()]
-    by_relation = relation_probabilities(options, prediction.option_probabilities)
+    by_relation = letter_relation_probabilities(prediction.letter_to_relation, prediction.option_probabilities)
     if prediction.gold not in by_relation or len(by_relation) < 2:
         return None
     gold = by_relation[prediction.gold]
@@ -68,41 +67,34 @@ class AnswerDiagnostics:
             self.ranks.append(ranked[0])
             self.chances.append(ranked[1])
 
-    def summary(self, samples: int = 1000, seed: int = 0) -> dict[str, Any]:
-        """The diagnostics as a JSON-ready mapping, with a ``warnings`` list."""
+    def summary(self, samples: int = 1000, seed: int = 0) -> Diagnostics:
+        """The diagnostics of the run so far, with their warnings."""
         total = sum(self.answers.values())
         top, count = self.answers.most_common(1)[0] if total else (None, 0)
-        result: dict[str, Any] = {"n_answers": total, "top_answer": top, "top_answer_share": count / total if total else None}
-        result["answer_counts"] = dict(self.answers.most_common(10))
-        result["mean_letter_mass"] = sum(self.masses) / len(self.masses) if self.masses else None
+        rank = None
         if self.ranks:
             advantages = [c - r for r, c in zip(self.ranks, self.chances, strict=True)]
             n = len(self.ranks)
-            result["gold_rank"] = {
-                "n": n, "mean": sum(self.ranks) / n, "chance": sum(self.chances) / n, "advantage": sum(advantages) / n,
-                "advantage_ci95": list(_interval(advantages, samples, seed)),
-            }  # fmt: skip
-        result["warnings"] = warnings(result)
-        return result
+            rank = GoldRank(n, sum(self.ranks) / n, sum(self.chances) / n, sum(advantages) / n, _interval(advantages, samples, seed))
+        share = count / total if total else None
+        mass = sum(self.masses) / len(self.masses) if self.masses else None
+        return Diagnostics(total, top, share, dict(self.answers.most_common(10)), mass, rank, warnings(total, top, share, mass, rank))
 
 
-def warnings(summary: dict[str, Any]) -> list[str]:
-    """Plain-language warnings for a diagnostics summary."""
+def warnings(n_answers: int, top_answer: str | None, share: float | None, mass: float | None, rank: GoldRank | None) -> tuple[str, ...]:
+    """Plain-language warnings for a run's diagnostics."""
     found = []
-    share = summary.get("top_answer_share")
-    if share is not None and share > TOP_ANSWER_WARNING and summary["n_answers"] >= 10:
-        found.append(f"answers by position: {share:.1%} of the answers are '{summary['top_answer']}', whatever the options say")
-    mass = summary.get("mean_letter_mass")
+    if share is not None and share > TOP_ANSWER_WARNING and n_answers >= 10:
+        found.append(f"answers by position: {share:.1%} of the answers are '{top_answer}', whatever the options say")
     if mass is not None and mass < LETTER_MASS_WARNING:
         found.append(
             f"low letter mass: the options hold {mass:.0%} of the probability where the answer is read, so the model answers "
             "elsewhere (try --answer-prefix or --no-chat-template)"
         )
-    rank = summary.get("gold_rank")
-    if rank is not None and rank["n"] >= 10 and rank["advantage_ci95"][0] <= 0:
-        low, high = rank["advantage_ci95"]
+    if rank is not None and rank.n >= 10 and rank.advantage_ci95[0] <= 0:
+        low, high = rank.advantage_ci95
         found.append(
-            f"no content signal: the gold option's mean rank {rank['mean']:.2f} is not better than chance {rank['chance']:.2f} "
+            f"no content signal: the gold option's mean rank {rank.mean:.2f} is not better than chance {rank.chance:.2f} "
             f"(95% CI of the advantage [{low:.2f}, {high:.2f}] does not lie above 0)"
         )
-    return found
+    return tuple(found)

@@ -18,6 +18,7 @@ from qa4re.datasets import DATASETS, Item, OnError, dataset_file, read_dataset, 
 from qa4re.errors import ConfigError, DataError, UnknownNameError
 from qa4re.evaluation.diagnostics import AnswerDiagnostics
 from qa4re.evaluation.report import compute_metrics, write_outputs
+from qa4re.evaluation.results import EvaluationResult, RunRecord
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, Output
 from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import RelationSchema
@@ -99,7 +100,7 @@ def run_settings(settings: EvaluationSettings, backend: Backend) -> dict[str, An
     return plain
 
 
-def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progress: Callable[[int], Progress] | None = None) -> dict[str, Any]:
+def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progress: Callable[[int], Progress] | None = None) -> EvaluationResult:
     """Evaluate one configuration; write predictions.jsonl, metrics.json and report.md.
 
     Args:
@@ -134,17 +135,16 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
             if output.gold is not None and not (isinstance(output, ErrorRecord) and output.kind == "data"):
                 pairs[output.gold, output.relation if isinstance(output, Prediction) else None] += 1
             advance(1)
-    run = run_settings(settings, backend)
-    run["seconds"] = round(time.perf_counter() - started, 2)
-    run["model_calls"] = getattr(backend, "calls", 0) - calls_before if hasattr(backend, "calls") else None
-    run["model_errors"] = n_model_errors
     # The cost of the method: prompts scored per example, whether the cache answered them or not.
     prompts = getattr(backend, "requests", 0) - requests_before
-    run["prompts_per_example"] = round(prompts / n_examples, 3) if hasattr(backend, "requests") and n_examples else None
     usage = backend.usage
-    if usage is not None:
-        run["usage"] = {**asdict(usage), "estimated_cost": estimated_cost(usage, settings.model)}
+    run = RunRecord(
+        settings=run_settings(settings, backend), fingerprint=backend.fingerprint, seconds=round(time.perf_counter() - started, 2),
+        model_calls=getattr(backend, "calls", 0) - calls_before if hasattr(backend, "calls") else None, model_errors=n_model_errors,
+        prompts_per_example=round(prompts / n_examples, 3) if hasattr(backend, "requests") and n_examples else None,
+        usage=None if usage is None else {**asdict(usage), "estimated_cost": estimated_cost(usage, settings.model)},
+    )  # fmt: skip
     metrics = compute_metrics(pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval")
-    metrics["diagnostics"] = diagnostics.summary()
-    write_outputs(settings.output, metrics, run)
-    return {**metrics, "run": run}
+    result = EvaluationResult(metrics, diagnostics.summary(), run)
+    write_outputs(settings.output, result)
+    return result

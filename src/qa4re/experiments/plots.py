@@ -63,7 +63,7 @@ def _reliability(groups: Sequence[Group], path: Path) -> None:
 def _confusion(group: Group, path: Path) -> None:
     cell = group.best_cell
     assert cell is not None
-    matrix: dict[str, dict[str, int]] = cell.metrics["confusion_matrix"]
+    matrix: dict[str, dict[str, int]] = cell.evaluation.metrics.confusion_matrix
     golds = sorted(matrix)
     predicted = sorted({p for row in matrix.values() for p in row})
     values = [[matrix[g].get(p, 0) for p in predicted] for g in golds]
@@ -80,7 +80,7 @@ def _confusion(group: Group, path: Path) -> None:
     axis.set_yticks(range(len(golds)), golds, fontsize="x-small")
     axis.set_xlabel("prediction")
     axis.set_ylabel("gold")
-    axis.set_title(f"{cell.cell.id}\nF1 {100 * cell.metrics['micro_f1']:.2f}", fontsize="small")
+    axis.set_title(f"{cell.cell.id}\nF1 {100 * cell.evaluation.metrics.micro_f1:.2f}", fontsize="small")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

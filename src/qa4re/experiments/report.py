@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from qa4re.evaluation.calibration import ReliabilityBin, expected_calibration_error, reliability_bins
+from qa4re.evaluation.results import GoldRank
 from qa4re.evaluation.stats import bootstrap_mean_f1_interval, paired_bootstrap_runs_test
 from qa4re.experiments.config import ExperimentConfig
 from qa4re.experiments.runner import CellResult
@@ -89,7 +90,7 @@ class Group:
     ece: float | None
     top_answer_share: float | None
     letter_mass: float | None = None  # mean over the seeds' runs
-    gold_rank: dict[str, Any] | None = None  # the first seed's gold rank against chance (diagnostics)
+    gold_rank: GoldRank | None = None  # the first seed's gold rank against chance (diagnostics)
     prompts_per_example: float | None = None
     warnings: list[str] = field(default_factory=list)  # the first seed's diagnostics warnings
     reliability: list[ReliabilityBin] = field(default_factory=list)
@@ -111,17 +112,17 @@ def group_results(results: Sequence[CellResult], bootstrap_samples: int = 1000) 
         grouped[c.dataset.dataset, c.model.name, c.variant.name, c.templates, c.shots].append(r)
     groups = []
     for (dataset, model, variant, templates, shots), cells in grouped.items():
-        na = cells[0].metrics["na_relation"]
+        na = cells[0].evaluation.metrics.na_relation
         runs = read_runs(cells)
         interval = bootstrap_mean_f1_interval(runs.golds, runs.predictions, na, samples=bootstrap_samples) if runs and runs.golds else None
         bins = reliability_bins(runs.confidences, runs.correct) if runs and runs.confidences else []
-        macro = [c.metrics["semeval_official_macro_f1"] for c in cells if "semeval_official_macro_f1" in c.metrics]
-        best = max(cells, key=lambda c: c.metrics["micro_f1"])
+        macro = [s["macro_f1"] for c in cells if (s := c.evaluation.metrics.semeval_official) is not None]
+        best = max(cells, key=lambda c: c.evaluation.metrics.micro_f1)
         groups.append(
             Group(
                 dataset, model, variant, templates, shots, [c.cell.seed for c in cells],
-                _mean_std([c.metrics["micro_precision"] for c in cells]), _mean_std([c.metrics["micro_recall"] for c in cells]),
-                _mean_std([c.metrics["micro_f1"] for c in cells]), interval, statistics.fmean(macro) if macro else None, na,
+                _mean_std([c.evaluation.metrics.micro_precision for c in cells]), _mean_std([c.evaluation.metrics.micro_recall for c in cells]),
+                _mean_std([c.evaluation.metrics.micro_f1 for c in cells]), interval, statistics.fmean(macro) if macro else None, na,
                 expected_calibration_error(bins) if bins else None, runs.top_answer_share if runs else None, *_diagnostics(cells),
                 bins, runs, best,
             )
@@ -129,14 +130,12 @@ def group_results(results: Sequence[CellResult], bootstrap_samples: int = 1000) 
     return groups
 
 
-def _diagnostics(cells: Sequence[CellResult]) -> tuple[float | None, dict[str, Any] | None, float | None, list[str]]:
+def _diagnostics(cells: Sequence[CellResult]) -> tuple[float | None, GoldRank | None, float | None, list[str]]:
     """Letter mass (mean over seeds), the first seed's gold rank and warnings, and prompts per example."""
-    found = [c.metrics.get("diagnostics") or {} for c in cells]
-    masses = [d["mean_letter_mass"] for d in found if d.get("mean_letter_mass") is not None]
-    costs = [c.metrics["run"]["prompts_per_example"] for c in cells if c.metrics.get("run", {}).get("prompts_per_example") is not None]
-    first = found[0] if found else {}
-    return (statistics.fmean(masses) if masses else None, first.get("gold_rank"), statistics.fmean(costs) if costs else None,
-            list(first.get("warnings", [])))  # fmt: skip
+    masses = [m for c in cells if (m := c.evaluation.diagnostics.mean_letter_mass) is not None]
+    costs = [p for c in cells if (p := c.evaluation.run.prompts_per_example) is not None]
+    first = cells[0].evaluation.diagnostics
+    return statistics.fmean(masses) if masses else None, first.gold_rank, statistics.fmean(costs) if costs else None, list(first.warnings)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,11 @@ from typing import Any
 from qa4re.backends.cached import CachingBackend
 from qa4re.backends.settings import BackendSettings
 from qa4re.errors import ConfigError
-from qa4re.evaluation.calibration import choose_na_threshold, record_relation_probabilities
+from qa4re.evaluation.calibration import choose_na_threshold
+from qa4re.evaluation.results import EvaluationResult
 from qa4re.evaluation.run import EvaluationSettings, Progress, evaluate
 from qa4re.experiments.config import DEFAULT_TEMPLATES, Cell, ExperimentConfig
+from qa4re.extract.decode import letter_relation_probabilities
 from qa4re.extract.pipeline import ExtractorConfig
 
 HEADLINE = ("micro_precision", "micro_recall", "micro_f1", "accuracy", "semeval_official_macro_f1", "n_examples", "n_errors")
@@ -26,7 +28,7 @@ class CellResult:
 
     cell: Cell
     directory: Path
-    metrics: dict[str, Any]
+    evaluation: EvaluationResult
     model_calls: int
     seconds: float
     na_threshold: float | None = None
@@ -42,7 +44,7 @@ class CellResult:
         return {
             "id": c.id, "dataset": c.dataset.dataset, "model": c.model.name, "model_id": c.model.model, "variant": c.variant.name,
             "method": c.variant.method.value, "templates": c.templates, "shots": c.shots, "seed": c.seed,
-            **{k: self.metrics[k] for k in HEADLINE if k in self.metrics},
+            **{k: v for k, v in self.evaluation.metrics.to_json().items() if k in HEADLINE},
             "na_threshold": self.na_threshold, "model_calls": self.model_calls, "seconds": self.seconds, "directory": str(self.directory),
         }  # fmt: skip
 
@@ -81,7 +83,7 @@ def _dev_threshold(directory: Path, na_relation: str) -> float:
         for line in lines:
             record = json.loads(line)
             if record.get("gold") is not None and record.get("option_probabilities"):
-                examples.append((record["gold"], record_relation_probabilities(record)))
+                examples.append((record["gold"], letter_relation_probabilities(record["letter_to_relation"], record["option_probabilities"])))
     if not examples:
         raise ConfigError(f"{directory}: no scored dev predictions to choose an NA threshold from")
     return choose_na_threshold(examples, na_relation)
@@ -100,11 +102,11 @@ def run_cell(config: ExperimentConfig, cell: Cell, backend: CachingBackend, outp
     threshold = None
     if cell.variant.calibrate_na_threshold:
         dev = evaluate(_settings(config, cell, directory / "dev", model, dev=True, threshold=None), backend, progress)
-        calls, seconds = dev["run"]["model_calls"], dev["run"]["seconds"]
-        threshold = _dev_threshold(directory / "dev", dev["na_relation"])
-    metrics = evaluate(_settings(config, cell, directory, model, dev=False, threshold=threshold), backend, progress)
-    run = metrics["run"]
-    return CellResult(cell, directory, metrics, calls + run["model_calls"], round(seconds + run["seconds"], 2), threshold)
+        calls, seconds = dev.run.model_calls or 0, dev.run.seconds
+        threshold = _dev_threshold(directory / "dev", dev.metrics.na_relation)
+    result = evaluate(_settings(config, cell, directory, model, dev=False, threshold=threshold), backend, progress)
+    run = result.run
+    return CellResult(cell, directory, result, calls + (run.model_calls or 0), round(seconds + run.seconds, 2), threshold)
 
 
 def run_experiment(

@@ -45,9 +45,14 @@ def decide(options: Sequence[Option], logprobs: Mapping[str, float]) -> Decision
 
 def relation_probabilities(options: Sequence[Option], probabilities: Mapping[str, float]) -> dict[str, float]:
     """Probability of each relation: the sum over its letters."""
+    return letter_relation_probabilities({o.letter: o.relation for o in options}, probabilities)
+
+
+def letter_relation_probabilities(letter_to_relation: Mapping[str, str], probabilities: Mapping[str, float]) -> dict[str, float]:
+    """Probability of each relation from a prediction's letter map and option probabilities (sum over its letters)."""
     by_relation: dict[str, float] = {}
-    for option in options:
-        by_relation[option.relation] = by_relation.get(option.relation, 0.0) + probabilities.get(option.letter, 0.0)
+    for letter, relation in letter_to_relation.items():
+        by_relation[relation] = by_relation.get(relation, 0.0) + probabilities.get(letter, 0.0)
     return by_relation
 
 
