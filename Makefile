@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SEMEVAL ?= ../shared/data/semeval2010_task8
 
-.PHONY: install install-server demo test test-server lint bench bench-served clean
+.PHONY: install install-server demo test test-unit test-server lint bench bench-served clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: install
 
 test: install
 	$(BIN)/pytest -q
+
+# The unit suite: no model, no server, no subprocess (under a minute).
+test-unit: install
+	$(BIN)/pytest -q -m 'not model and not server'
 
 test-server: install-server
 	$(BIN)/pytest -q -m server

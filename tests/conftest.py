@@ -49,3 +49,16 @@ def news_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("spacy") / "news_ner"
     nlp.to_disk(path)
     return path
+
+
+# Modules whose tests run the qa4re command, which loads the embedded model in a subprocess.
+COMMAND_MODULES = {"test_cli", "test_cli_errors", "test_ner", "test_experiments", "test_serve"}
+MODEL_FIXTURES = {"embedded_backend", "embedded_completion_backend", "service"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that runs the embedded model ``model``, so ``-m "not model and not server"`` is the fast unit suite."""
+    for item in items:
+        module = item.module.__name__ if isinstance(item, pytest.Function) and item.module else ""
+        if module in COMMAND_MODULES or MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)

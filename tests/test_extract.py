@@ -48,6 +48,7 @@ def test_bad_lines_become_error_records_naming_file_line_and_field() -> None:
     assert "news_docs.jsonl:4: entities[0]: span [0, 99) is outside the text" in errors[0].message
 
 
+@pytest.mark.model
 def test_extract_writes_triples_with_offsets_into_the_text(tmp_path: Path) -> None:
     out, table = tmp_path / "triples.jsonl", tmp_path / "triples.csv"
     result = qa4re("extract", "--schema", "tacred", "--input", NEWS, "--output", out, "--csv", table, "--include-na", "--cache", tmp_path / "c.sqlite")

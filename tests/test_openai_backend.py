@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import string
 
+import pytest
+
 from qa4re.backends.openai_compatible import RetryPolicy, letter_bias, letter_logprobs, letter_token_ids, redact
 
 
@@ -27,6 +29,7 @@ def test_retry_after_wins_over_backoff_and_backoff_is_capped() -> None:
     assert all(0 <= policy.delay(10, None) <= 4 for _ in range(50))
 
 
+@pytest.mark.model  # reads the embedded model's tokenizer
 def test_letter_bias_lifts_exactly_the_tokens_of_the_requests_own_letters() -> None:
     from transformers import AutoTokenizer
 
