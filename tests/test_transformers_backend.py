@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,9 @@ import torch
 from conftest import GOLDEN
 from qa4re.backends.base import GenerateRequest, ScoreRequest
 from qa4re.backends.embedded import embedded_gguf, resolve_model
-from qa4re.backends.transformers import PrefixStates, TransformersBackend, prefix_grouped_batches
+from qa4re.backends.transformers import PrefixStates, TransformersBackend, has_prefix_answers, prefix_grouped_batches
 from qa4re.errors import BackendError
+from qa4re.prompts.options import option_letter
 
 GOLDEN_PROMPT = json.loads((GOLDEN / "retacred_person_person.json").read_text())["expected_prompt"]
 LETTERS = tuple("ABCDEFGH")
@@ -186,3 +189,52 @@ def test_prefix_states_stay_under_their_token_budget() -> None:
     states.put((7, 8), [])  # 12 tokens held: the least recently used entry goes
     assert states.longest([1, 2, 3, 4, 5, 6]) is not None and states.longest([1, 2, 3, 4, 5, 6])[0] == (1, 2, 3, 4)  # type: ignore[index]
     assert states.longest([7, 8, 9]) is not None
+
+
+HUNDRED = tuple(option_letter(i) for i in range(100))  # A .. CV
+HUNDRED_PROMPT = "Options:\n" + "\n".join(f"{letter}. relation {i}" for i, letter in enumerate(HUNDRED)) + "\nWhich option is true?"
+
+
+def test_no_answer_of_a_hundred_option_prompt_is_a_prefix_of_another(embedded_backend: TransformersBackend) -> None:
+    """SmolLM2 splits some letters past Z in two (AJ = A + J): then every answer is scored up to the end of the turn."""
+    encoded = embedded_backend._encode(ScoreRequest(HUNDRED_PROMPT, HUNDRED))
+    two_token = [a for a in HUNDRED if len(embedded_backend.tokenizer(a, add_special_tokens=False)["input_ids"]) > 1]
+    assert two_token, "the test needs a tokenizer that splits some letters"
+    assert not has_prefix_answers(encoded.answer_ids)
+    assert all(t[-1] == embedded_backend.tokenizer.eos_token_id for t in encoded.answer_ids.values())
+    (scores,) = embedded_backend.score_options([ScoreRequest(HUNDRED_PROMPT, HUNDRED)])
+    assert all(math.isfinite(v) for v in scores.logprobs.values())
+    # each two-token letter scores as a full pass over its tokens and the end of the turn does
+    for letter in two_token[:3]:
+        assert scores.logprobs[letter] == pytest.approx(manual_logprob(embedded_backend, encoded.prompt_ids, encoded.answer_ids[letter]), abs=2e-3)
+
+
+@contextmanager
+def rigged_toward(backend: TransformersBackend, target: list[int]) -> Iterator[None]:
+    """The real model with its logits rigged: after the prompt, and after each token of ``target``, the next token of ``target`` is favoured."""
+    successor = dict(zip(target, target[1:], strict=False))
+    seen: dict[str, torch.Tensor] = {}
+    embeddings = backend.model.get_input_embeddings()
+    pre = embeddings.register_forward_pre_hook(lambda module, args: seen.__setitem__("ids", args[0]))
+
+    def bump(module: torch.nn.Module, args: object, logits: torch.Tensor) -> torch.Tensor:
+        ids = seen["ids"][:, -logits.shape[1] :]
+        favoured = torch.tensor([[successor.get(int(t), target[0]) for t in row] for row in ids])
+        return logits.scatter_add(-1, favoured[..., None], torch.full((*favoured.shape, 1), 60.0))
+
+    post = backend.model.get_output_embeddings().register_forward_hook(bump)
+    try:
+        yield
+    finally:
+        pre.remove()
+        post.remove()
+
+
+def test_with_logits_rigged_toward_any_option_of_a_hundred_that_option_wins(embedded_backend: TransformersBackend) -> None:
+    request = ScoreRequest("Pick one of the options A to CV.", HUNDRED)  # short: the answers' scoring is what is tested
+    encoded = embedded_backend._encode(request)
+    assert not has_prefix_answers(encoded.answer_ids)
+    for letter in HUNDRED:
+        with rigged_toward(embedded_backend, encoded.answer_ids[letter]):
+            (scores,) = embedded_backend.score_options([request])
+        assert max(scores.logprobs, key=scores.logprobs.__getitem__) == letter

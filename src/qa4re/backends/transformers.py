@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,39 @@ class _Encoded:
 
 
 KVStates = list[tuple[Any, Any]]  # per layer: (keys, values), batch 1
+
+
+def has_prefix_answers(answers: Mapping[str, Sequence[int]]) -> bool:
+    """True when one answer's tokens begin another's (its score could never exceed the other's prefix)."""
+    targets = sorted(tuple(t) for t in answers.values() if t)
+    return any(b[: len(a)] == a for a, b in zip(targets, targets[1:], strict=False))
+
+
+class AnswerTree:
+    """The answers' token sequences (all but each one's last token, which is only predicted) as a
+    prefix tree flattened into one row: ``tokens[k]`` at depth ``depths[k]``, below ``ancestors[k]``."""
+
+    def __init__(self, answers: Mapping[str, Sequence[int]]) -> None:
+        self.tokens: list[int] = []
+        self.depths: list[int] = []
+        self.ancestors: list[tuple[int, ...]] = []
+        self._nodes: dict[tuple[int, ...], int] = {}
+        for target in answers.values():
+            for end in range(1, len(target)):
+                self._node(tuple(target[:end]))
+
+    def _node(self, prefix: tuple[int, ...]) -> int:
+        if prefix not in self._nodes:
+            parent = self._node(prefix[:-1]) if len(prefix) > 1 else None
+            self._nodes[prefix] = len(self.tokens)
+            self.tokens.append(prefix[-1])
+            self.depths.append(len(prefix) - 1)
+            self.ancestors.append(() if parent is None else (*self.ancestors[parent], parent))
+        return self._nodes[prefix]
+
+    def path(self, target: Sequence[int]) -> list[int]:
+        """The nodes whose next-token distributions predict ``target[1:]``."""
+        return [self._nodes[tuple(target[:end])] for end in range(1, len(target))]
 
 
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -153,16 +186,15 @@ class TransformersBackend:
         self._prefixes = PrefixStates(max_tokens=16384)
         # transformers 5 renamed the forward argument past_key_values to cache.
         self._cache_kwarg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
-        # Answer positions per batch of the multi-token path. Each position holds a full-vocabulary
-        # row and each answer a copy of its prompt's KV cache, so on CPU small batches are faster
-        # (24 vanilla SemEval prompts here: 41 s at 2048, 29 s at 512, 21 s at 200).
-        self.multi_token_budget = 256
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
         if chat_template and (self.is_seq2seq or not has_template):
             raise BackendUnavailable(f"model '{model}' has no chat template; use chat_template=False")
         self.use_chat_template = (has_template and not self.is_seq2seq) if chat_template is None else chat_template
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        # What ends an answer: the end of the turn (chat), the end of the output (seq2seq), or a newline.
+        newline = self.tokenizer("\n", add_special_tokens=False)["input_ids"]
+        self._end_ids: list[int] = [self.tokenizer.eos_token_id] if self.use_chat_template or self.is_seq2seq else newline
         self.fingerprint = f"transformers:{identity}:{'seq2seq' if self.is_seq2seq else 'causal'}:chat={self.use_chat_template}"
 
     def clear_prefix_cache(self) -> None:
@@ -202,6 +234,9 @@ class TransformersBackend:
                 answers[answer] = whole[len(prompt_ids) :]
             else:
                 answers[answer] = self.tokenizer(surface, add_special_tokens=False)["input_ids"]
+        if has_prefix_answers(answers):
+            # "A" would be a prefix of "AJ" (two tokens here): every answer is scored up to its end, so any can win.
+            answers = {a: [*t, *self._end_ids] for a, t in answers.items()}
         return _Encoded(prompt_ids, answers)
 
     # ---- scoring -----------------------------------------------------------------------
@@ -232,29 +267,9 @@ class TransformersBackend:
                 for i in multi:
                     results[i] = self._score_seq2seq_multi_token(encoded[i])
             else:
-                for batch in self._multi_token_batches(encoded, multi):
-                    for i, scores in zip(batch, self._score_multi_token_batch([encoded[i] for i in batch]), strict=True):
-                        results[i] = scores
+                for i in multi:
+                    results[i] = self._score_answer_tree(encoded[i])
         return [r for r in results if r is not None]
-
-    def _multi_token_batches(self, encoded: list[_Encoded], indices: list[int]) -> list[list[int]]:
-        """Group ``encoded[i]`` for ``i`` in ``indices`` by answer count, sorted by prompt length,
-        within the multi-token budget."""
-        groups: dict[int, list[tuple[int, _Encoded]]] = {}
-        for i in indices:
-            groups.setdefault(len(encoded[i].answer_ids), []).append((i, encoded[i]))
-        batches: list[list[int]] = []
-        for n, members in groups.items():
-            members.sort(key=lambda m: len(m[1].prompt_ids))
-            batch: list[int] = []
-            for i, e in members:
-                width = max(len(t) for t in e.answer_ids.values())
-                if batch and (len(batch) + 1) * n * width > self.multi_token_budget or len(batch) == self.max_batch_size:
-                    batches.append(batch)
-                    batch = []
-                batch.append(i)
-            batches.append(batch)
-        return batches
 
     def _padded(self, sequences: list[list[int]], left: bool) -> tuple[Any, Any]:
         torch = self._torch
@@ -347,38 +362,40 @@ class TransformersBackend:
                 scores[answer] = float(sum(logprobs[row, j, tok] for j, tok in enumerate(target)))
         return OptionScores({a: scores[a] for a in encoded.answer_ids})
 
-    def _score_multi_token_batch(self, batch: list[_Encoded]) -> list[OptionScores]:
-        """Causal LM, requests with the same number of answers: prompts run once, batched; the
-        KV cache is repeated per answer and the answers' remaining tokens run teacher-forced."""
+    def _score_answer_tree(self, encoded: _Encoded) -> OptionScores:
+        """Causal LM, one request: the prompt runs once; then every answer's tokens run in one row on
+        top of its KV cache, as a prefix tree (shared answer prefixes once), each token attending to
+        the prompt and its own ancestors only. No copy of the cache per answer: memory is one
+        prompt's cache plus one row of at most the answers' total length."""
         torch = self._torch
-        n = len(batch[0].answer_ids)
-        ids, mask = self._padded([e.prompt_ids for e in batch], left=True)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-        first = torch.log_softmax(out.logits[:, -1].float(), dim=-1).cpu()
-        targets = [t for e in batch for t in e.answer_ids.values()]
-        # transformers 5 renamed past_key_values to cache.
+        prompt = encoded.prompt_ids
+        out = self.model(input_ids=torch.tensor([prompt], device=self.device), use_cache=True, logits_to_keep=1)
+        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1).cpu()
         cache = out.cache if hasattr(out, "cache") else out.past_key_values
-        cache.batch_repeat_interleave(n)
-        rest, rest_mask = self._padded([t[:-1] for t in targets], left=False)
-        full_mask = torch.cat([mask.repeat_interleave(n, dim=0), rest_mask], dim=1)
-        lengths = torch.tensor([len(e.prompt_ids) for e in batch], device=self.device).repeat_interleave(n)
-        rest_positions = lengths[:, None] + torch.arange(rest.shape[1], device=self.device)[None, :]
-        logits = self.model(input_ids=rest, attention_mask=full_mask, position_ids=rest_positions, **{self._cache_kwarg: cache}).logits.float()
-        norm = torch.logsumexp(logits, dim=-1).cpu()
-        logits = logits.cpu()
-        results = []
-        for b, encoded in enumerate(batch):
-            scores: dict[str, float] = {}
-            for k, (answer, target) in enumerate(encoded.answer_ids.items()):
-                row = b * n + k
-                if not target:
-                    scores[answer] = -math.inf
-                    continue
-                later = sum(float(logits[row, j, tok] - norm[row, j]) for j, tok in enumerate(target[1:]))
-                scores[answer] = float(first[b, target[0]]) + later
-            results.append(OptionScores(scores))
-        return results
+        tree = AnswerTree(encoded.answer_ids)
+        later: Any = None
+        if tree.tokens:
+            n, p = len(tree.tokens), len(prompt)
+            allowed = torch.zeros((n, p + n), dtype=torch.bool, device=self.device)
+            allowed[:, :p] = True
+            for node, ancestors in enumerate(tree.ancestors):
+                allowed[node, [p + a for a in (*ancestors, node)]] = True
+            mask = torch.zeros((1, 1, n, p + n), dtype=self.model.dtype, device=self.device)
+            mask.masked_fill_(~allowed, torch.finfo(self.model.dtype).min)
+            positions = torch.tensor([[p + d for d in tree.depths]], device=self.device)
+            ids = torch.tensor([tree.tokens], device=self.device)
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, **{self._cache_kwarg: cache}).logits[0]
+            later = torch.log_softmax(logits.float(), dim=-1).cpu()
+        scores: dict[str, float] = {}
+        for answer, target in encoded.answer_ids.items():
+            if not target:
+                scores[answer] = -math.inf
+                continue
+            score = float(first[target[0]])
+            for node, token in zip(tree.path(target), target[1:], strict=True):
+                score += float(later[node, token])
+            scores[answer] = score
+        return OptionScores(scores)
 
     # ---- generation --------------------------------------------------------------------
 
