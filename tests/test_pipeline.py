@@ -171,3 +171,14 @@ def test_a_per_request_failure_is_an_error_record_not_cached_and_retried_on_reru
     sent = len(backend.history)
     list(Extractor(load_schema("tacred"), cached, ExtractorConfig(unknown_type_pair=UnknownTypePair.ALL)).predict(instances))
     assert [r.prompt for r in backend.history[sent:]] == [r.prompt for r in backend.history[:sent] if r.prompt == failing]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("policy", "fallback", "rule"), [(UnknownTypePair.ALL, 1, 0), (UnknownTypePair.NA, 0, 1)])
+def test_evaluation_counts_fallbacks_and_rule_decisions(tmp_path: Path, policy: UnknownTypePair, fallback: int, rule: int) -> None:
+    from qa4re.evaluation.run import EvaluationSettings, evaluate
+
+    settings = EvaluationSettings("tacred", FIXTURES / "tacred_small.json", tmp_path, config=ExtractorConfig(unknown_type_pair=policy))
+    result = evaluate(settings, FakeBackend())
+    assert (result.metrics.n_fallback, result.metrics.n_rule) == (fallback, rule)  # t7 (DATE:PERSON) is the fixture's one unknown pair
+    report = (tmp_path / "report.md").read_text()
+    assert ("offered every relation" in report) == bool(fallback) and ("decided without the model" in report) == bool(rule)

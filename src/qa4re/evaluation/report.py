@@ -10,13 +10,16 @@ from qa4re.evaluation.results import EvaluationResult, Metrics
 from qa4re.schemas.model import RelationSchema
 
 
-def compute_metrics(pairs: PairCounts, schema: RelationSchema, *, n_examples: int, n_errors: int, semeval: bool) -> Metrics:
+def compute_metrics(
+    pairs: PairCounts, schema: RelationSchema, *, n_examples: int, n_errors: int, semeval: bool, n_fallback: int = 0, n_rule: int = 0
+) -> Metrics:
     """All metrics of one run. ``pairs`` counts (gold, prediction) over the examples whose gold is known."""
     micro = micro_prf(pairs, schema.na_relation)
     return Metrics(
         micro_precision=micro["precision"], micro_recall=micro["recall"], micro_f1=micro["f1"], accuracy=accuracy(pairs), n_examples=n_examples,
         n_errors=n_errors, n_scored=sum(n for (_, p), n in pairs.items() if p is not None), na_relation=schema.na_relation,
         per_relation=per_relation(pairs), confusion_matrix=confusion_matrix(pairs), semeval_official=semeval_official(pairs) if semeval else None,
+        n_fallback=n_fallback, n_rule=n_rule,
     )  # fmt: skip
 
 
@@ -32,6 +35,10 @@ def headline_rows(result: EvaluationResult) -> list[tuple[str, str]]:
     if m.semeval_official is not None:
         rows.append(("SemEval official macro-F1", f"{100 * m.semeval_official['macro_f1']:.2f}"))
     rows += [("examples", str(m.n_examples)), ("errors", str(m.n_errors))]
+    if m.n_fallback:
+        rows.append(("offered every relation (type pair unknown)", str(m.n_fallback)))
+    if m.n_rule:
+        rows.append(("decided without the model (rule)", str(m.n_rule)))
     if d.top_answer_share is not None:
         rows.append(("top answer", f"'{d.top_answer}' {100 * d.top_answer_share:.1f}%"))
     if d.mean_letter_mass is not None:

@@ -26,6 +26,8 @@ class Metrics:
     per_relation: dict[str, PRF]
     confusion_matrix: dict[str, dict[str, int]]
     semeval_official: SemEvalScore | None = None  # SemEval-2010 Task 8 only
+    n_fallback: int = 0  # examples whose type pair the constraints lack, offered every relation
+    n_rule: int = 0  # examples decided without a model call (NA for an unknown type pair)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {k: v for k, v in asdict(self).items() if k not in ("semeval_official", "per_relation", "confusion_matrix")}

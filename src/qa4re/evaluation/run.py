@@ -119,7 +119,7 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     settings.output.mkdir(parents=True, exist_ok=True)
     pairs: Counter[tuple[str, str | None]] = Counter()
     diagnostics = AnswerDiagnostics()
-    n_errors = n_model_errors = 0
+    n_errors = n_model_errors = n_fallback = n_rule = 0
     started = time.perf_counter()
     calls_before = getattr(backend, "calls", 0)
     requests_before = getattr(backend, "requests", 0)
@@ -132,6 +132,8 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
                 n_model_errors += isinstance(output, ErrorRecord) and output.kind == "model"
             if isinstance(output, Prediction):
                 diagnostics.add(output)
+                n_fallback += output.candidates_fallback and output.scoring != "rule"
+                n_rule += output.scoring == "rule"
             if output.gold is not None and not (isinstance(output, ErrorRecord) and output.kind == "data"):
                 pairs[output.gold, output.relation if isinstance(output, Prediction) else None] += 1
             advance(1)
@@ -144,7 +146,9 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
         prompts_per_example=round(prompts / n_examples, 3) if hasattr(backend, "requests") and n_examples else None,
         usage=None if usage is None else {**asdict(usage), "estimated_cost": estimated_cost(usage, settings.model)},
     )  # fmt: skip
-    metrics = compute_metrics(pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval")
+    metrics = compute_metrics(
+        pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval", n_fallback=n_fallback, n_rule=n_rule
+    )
     result = EvaluationResult(metrics, diagnostics.summary(), run)
     write_outputs(settings.output, result)
     return result
