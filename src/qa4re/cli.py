@@ -351,11 +351,11 @@ def prompt_command(
     config = extractor_config
     relation_schema = dataset_schema(dataset, schema, templates)
     path = dataset_file(dataset, data, split)
-    item = next(sampled(read_dataset(dataset, path, OnError.STOP), {index}), None)
+    item = next(sampled(read_dataset(dataset, path, OnError.STOP, split), {index}), None)
     if not isinstance(item, RelationInstance):
         raise typer.BadParameter(f"no example at index {index} in {path}")
     train = dataset_file(dataset, data, "train")
-    pool = [i for i in read_dataset(dataset, train, OnError.SKIP) if isinstance(i, RelationInstance)] if config.shots else []
+    pool = [i for i in read_dataset(dataset, train, OnError.SKIP, "train") if isinstance(i, RelationInstance)] if config.shots else []
     prepared = PromptBuilder(relation_schema, config, pool).prepare(item)
     if not isinstance(prepared, PreparedPrompt):
         raise typer.BadParameter(f"example {item.id} needs no prompt: {prepared}")

@@ -87,7 +87,9 @@ def _demonstrations(settings: EvaluationSettings) -> list[RelationInstance]:
         return []
     # Evaluating train itself (e.g. a dev sample drawn from train) is fine: an example is never its own demonstration.
     path = settings.demonstrations or dataset_file(settings.dataset, settings.data, "train")
-    return [i for i in read_dataset(settings.dataset, path, OnError.SKIP) if isinstance(i, RelationInstance)]
+    return [
+        i for i in read_dataset(settings.dataset, path, OnError.SKIP, "train" if settings.demonstrations is None else None) if isinstance(i, RelationInstance)
+    ]
 
 
 def run_settings(settings: EvaluationSettings, backend: Backend) -> dict[str, Any]:
@@ -110,7 +112,7 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     """
     schema = dataset_schema(settings.dataset, settings.schema, settings.templates)
     path = dataset_file(settings.dataset, settings.data, settings.split)
-    total = counted(read_dataset(settings.dataset, path, settings.on_error))
+    total = counted(read_dataset(settings.dataset, path, settings.on_error, settings.split))
     positions = sample_positions(total, settings.limit, settings.config.seed if settings.sample_seed is None else settings.sample_seed)
     n_examples = total if positions is None else len(positions)
     backend = backend or settings.model.build()
@@ -123,7 +125,7 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     started = time.perf_counter()
     calls_before = getattr(backend, "calls", 0)
     requests_before = getattr(backend, "requests", 0)
-    items = sampled(read_dataset(settings.dataset, path, settings.on_error), positions)
+    items = sampled(read_dataset(settings.dataset, path, settings.on_error, settings.split), positions)
     with (settings.output / "predictions.jsonl").open("w", encoding="utf-8") as out:
         for output in stop_on_data_errors(extractor.predict(items), settings.on_error):
             out.write(json.dumps(output.to_json(), ensure_ascii=False) + "\n")

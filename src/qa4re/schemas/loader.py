@@ -15,6 +15,7 @@ from qa4re.schemas.model import RelationSchema, template_problem
 
 BUILTIN_SCHEMAS = {
     "tacred": "tacred.v1.yaml", "tacrev": "tacred.v1.yaml", "retacred": "retacred.v1.yaml", "semeval": "semeval.v1.yaml", "redocred": "redocred.v1.yaml",
+    "webred": "webred.v1.yaml",
 }  # fmt: skip
 
 
