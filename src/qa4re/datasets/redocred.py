@@ -70,7 +70,9 @@ def redocred_instance(record: Any, source: str, line: int) -> RelationInstance:
     subj, obj = entity("head"), entity("tail")
     check_spans(text, subj, obj, source, line, ("head", "tail"))
     relation = require(record, "label", str, source, line)
-    return RelationInstance(str(record.get("id", f"{Path(source).name}:{line}")), text, subj, obj, relation, source)
+    labels = record.get("labels")
+    others = tuple(str(label) for label in labels if label != relation) if isinstance(labels, list) else ()
+    return RelationInstance(str(record.get("id", f"{Path(source).name}:{line}")), text, subj, obj, relation, source, others)
 
 
 def read_redocred(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:

@@ -137,7 +137,10 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
                 n_fallback += output.candidates_fallback and output.scoring != "rule"
                 n_rule += output.scoring == "rule"
             if output.gold is not None and not (isinstance(output, ErrorRecord) and output.kind == "data"):
-                pairs[output.gold, output.relation if isinstance(output, Prediction) else None] += 1
+                if isinstance(output, Prediction):
+                    pairs[output.matched_gold or output.gold, output.relation] += 1
+                else:
+                    pairs[output.gold, None] += 1
             advance(1)
     # The cost of the method: prompts scored per example, whether the cache answered them or not.
     prompts = getattr(backend, "requests", 0) - requests_before

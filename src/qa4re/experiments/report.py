@@ -57,13 +57,14 @@ def read_runs(results: Sequence[CellResult]) -> Runs | None:
             runs.ids, runs.golds = ids, [r["gold"] for r in records]
         elif ids != runs.ids:
             return None
-        runs.predictions.append([r["prediction"] for r in records])
+        # A prediction of another gold relation of the pair (multi-label data) counts as the gold one.
+        runs.predictions.append([r["gold"] if r["prediction"] in r.get("other_golds", ()) else r["prediction"] for r in records])
         for r in records:
             if r.get("answer") is not None:
                 runs.answers[str(r["answer"])] += 1
             if r.get("option_probabilities"):
                 runs.confidences.append(float(r["confidence"]))
-                runs.correct.append(r["prediction"] == r["gold"])
+                runs.correct.append(r["prediction"] == r["gold"] or r["prediction"] in r.get("other_golds", ()))
     return runs
 
 

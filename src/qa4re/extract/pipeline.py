@@ -288,7 +288,7 @@ class Extractor:
     def _base(self, p: PreparedPrompt) -> dict[str, object]:
         i = p.instance
         return {"id": i.id, "gold": i.relation, "letter_to_relation": p.prompt.letter_to_relation, "prompt_sha256": prompt_sha256(p.prompt.text),
-                "subj": i.subj_text, "obj": i.obj_text, "candidates_fallback": p.fallback}  # fmt: skip
+                "subj": i.subj_text, "obj": i.obj_text, "candidates_fallback": p.fallback, "other_golds": i.other_golds}  # fmt: skip
 
     def _from_scores(self, plan: _Plan, scores: OptionScores, by_position: dict[int, list[float]] | str) -> Output:
         p = plan.prompt
