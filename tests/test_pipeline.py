@@ -182,3 +182,27 @@ def test_evaluation_counts_fallbacks_and_rule_decisions(tmp_path: Path, policy: 
     assert (result.metrics.n_fallback, result.metrics.n_rule) == (fallback, rule)  # t7 (DATE:PERSON) is the fixture's one unknown pair
     report = (tmp_path / "report.md").read_text()
     assert ("offered every relation" in report) == bool(fallback) and ("decided without the model" in report) == bool(rule)
+
+
+def test_a_tournament_finds_the_answer_of_the_flat_prompt_in_rounds_of_bounded_size() -> None:
+    """173 WebRED options in rounds of at most 26: 7 groups of 25 candidates (+NA), then a final round."""
+    from qa4re.datasets.webred import read_webred
+
+    instance = next(i for i in read_webred(FIXTURES / "webred_small.jsonl", OnError.SKIP) if isinstance(i, RelationInstance))
+
+    def pick_capital(prompt: str, answers: tuple[str, ...]) -> str:  # the option stating the capital, else NA (the last)
+        line = next((line for line in prompt.splitlines() if line.endswith(". The capital of [Norway] is [Oslo]")), None)
+        return line.split(".")[0] if line else answers[-1]
+
+    flat, rounds = FakeBackend(pick_capital), FakeBackend(pick_capital)
+    (by_flat,) = Extractor(load_schema("webred"), flat).predict([instance])
+    (by_rounds,) = Extractor(load_schema("webred"), rounds, ExtractorConfig(max_options=26)).predict([instance])
+    assert isinstance(by_flat, Prediction) and isinstance(by_rounds, Prediction)
+    assert by_flat.relation == by_rounds.relation == "capital"
+    sizes = [len(r.answers) for r in rounds.history]  # type: ignore[union-attr]
+    assert len(flat.history) == 1 and sizes == [26] * 6 + [23, 2] and max(sizes) <= 26
+    assert by_rounds.letter_to_relation == {"A": "capital", "B": "no_relation"}
+    # no group finds a relation: NA, from the first round, with no final round
+    nothing = FakeBackend(lambda prompt, answers: answers[-1])
+    (none,) = Extractor(load_schema("webred"), nothing, ExtractorConfig(max_options=26)).predict([instance])
+    assert isinstance(none, Prediction) and none.relation == "no_relation" and len(nothing.history) == 7

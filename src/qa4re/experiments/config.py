@@ -23,6 +23,7 @@ from qa4re.schemas.model import UnknownTypePair
 VARIANT_KEYS = {
     "method": str, "constraints": bool, "na_first": bool, "shuffle_options": bool, "shared_demonstrations": bool, "na_threshold": str,
     "scoring": str, "answer_prefix": str, "debias": str, "permutations": int, "prior_samples": int,
+    "max_options": int,
 }  # fmt: skip
 DEFAULT_TEMPLATES = "default"  # the schema's own default template set
 
@@ -43,6 +44,7 @@ class Variant:
     debias: Debias = Debias.NONE
     permutations: int = 4
     prior_samples: int = 8
+    max_options: int | None = None  # tournament rounds of at most this many options
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,7 @@ def _variant(reader: _Reader, name: str, data: Any) -> Variant:
     return Variant(
         name, method, data.get("constraints", True), data.get("na_first", False), data.get("shuffle_options", False),
         data.get("shared_demonstrations", False), threshold == "dev", chosen["scoring"], data.get("answer_prefix", ""), chosen["debias"],
-        data.get("permutations", 4), data.get("prior_samples", 8),
+        data.get("permutations", 4), data.get("prior_samples", 8), data.get("max_options"),
     )  # fmt: skip
 
 

@@ -59,6 +59,7 @@ class ExtractorConfig:
     debias: Debias = Debias.NONE  # position-bias removal (logprobs scoring only)
     permutations: int = 4  # cyclic shifts per example for Debias.PERMUTE
     prior_samples: int = 8  # inputs per option count whose cyclic shifts estimate the PriDe prior
+    max_options: int | None = None  # large schemas: more candidates than this go through a tournament of rounds of at most this many options
 
     def option_order(self, instance: RelationInstance, rotation: int = 0) -> OptionOrder:
         """The option order of ``instance`` (the shuffle depends only on the seed and its id)."""
@@ -72,6 +73,7 @@ class PreparedPrompt:
     instance: RelationInstance
     prompt: RenderedPrompt
     fallback: bool  # the type pair was not in the constraints; all relations are offered
+    among: tuple[str, ...] | None = None  # the candidates of a tournament round (None: all)
 
 
 def prompt_sha256(text: str) -> str:
@@ -117,11 +119,14 @@ class PromptBuilder:
             demos.append(Demonstration(demo, options, answer))
         return demos
 
-    def prepare(self, instance: RelationInstance, rotation: int = 0, content_free: bool = False) -> PreparedPrompt | Output:
+    def prepare(
+        self, instance: RelationInstance, rotation: int = 0, content_free: bool = False, among: tuple[str, ...] | None = None
+    ) -> PreparedPrompt | Output:
         """The prompt of ``instance``, or its final output when no model call is needed.
 
         ``rotation`` cyclically shifts the options; ``content_free`` shows ``N/A`` for the sentence and
-        both mentions (same candidates, options and demonstrations) to measure the answer prior.
+        both mentions (same candidates, options and demonstrations) to measure the answer prior;
+        ``among`` offers only those of the candidates (a tournament round), NA always included.
         """
         schema = self.schema
         if instance.relation is not None and instance.relation not in schema.relations:
@@ -134,10 +139,12 @@ class PromptBuilder:
                                   scoring="rule", candidates_fallback=True)  # fmt: skip
             message = f"type pair {instance.type_pair} is not in the schema's constraints (id {instance.id})"
             return ErrorRecord(instance.id, instance.source, None, "type", message, instance.relation)
+        if among is not None:
+            candidates = tuple(c for c in candidates if c in among)
         shown = content_free_instance(instance) if content_free else instance
         options = build_options(self.config.method, schema, shown, candidates, self.config.option_order(instance, rotation))
         demonstrations = self._demonstrations(instance) if self._pool else ()
-        return PreparedPrompt(instance, render_prompt(self.config.method, shown, options, demonstrations), fallback)
+        return PreparedPrompt(instance, render_prompt(self.config.method, shown, options, demonstrations), fallback, among)
 
 
 def content_free_instance(instance: RelationInstance) -> RelationInstance:
@@ -197,7 +204,7 @@ class Extractor:
         system = self.config.system
         try:
             if self.config.scoring is Scoring.LOGPROBS and self.backend.supports_logprobs:
-                return self._score(pending)
+                return self._score_large(pending) if self.config.max_options else self._score(pending)
             # Generation: asked for, or the only way a backend without log-probabilities answers.
             scoring = "generate" if self.config.scoring is Scoring.GENERATE else "text"
             max_tokens = 4 if self.config.method is Method.QA4RE else 32
@@ -211,6 +218,50 @@ class Extractor:
             return [
                 ErrorRecord(p.instance.id, p.instance.source, None, None, f"model call failed: {type(exc).__name__}: {exc}", p.instance.relation, kind="model")
             ]
+
+    def _score_large(self, pending: Sequence[PreparedPrompt]) -> list[Output]:
+        """A tournament for prompts with more than ``max_options`` options: the candidates in groups
+        of ``max_options - 1`` (each round's prompts also offer NA), the groups' non-NA winners to
+        the next round, until one prompt holds them all; its answer is the prediction. No non-NA
+        winner anywhere: NA, as the first group answered it. All prompts of a round go to the
+        backend together."""
+        size = self.config.max_options or 0
+        if size < 2:
+            raise ValueError("max_options must be at least 2 (a candidate and NA)")
+        na = self.schema.na_relation
+        done: dict[int, Output] = {}
+        alive = {k: tuple(o.relation for o in p.prompt.options if o.relation != na) for k, p in enumerate(pending)}
+        current = {k: p for k, p in enumerate(pending) if len(p.prompt.options) <= size}
+        alive = {k: c for k, c in alive.items() if k not in current}
+        while alive:
+            groups = [(k, c[i : i + size - 1]) for k, c in alive.items() for i in range(0, len(c), size - 1)]
+            prompts = [self._among(pending[k].instance, group) for k, group in groups]
+            winners: dict[int, list[str]] = {k: [] for k in alive}
+            first: dict[int, Output] = {}
+            for (k, _), output in zip(groups, self._score(prompts), strict=True):
+                first.setdefault(k, output)
+                if isinstance(output, ErrorRecord):
+                    done[k] = output
+                elif output.relation is not None and output.relation != na:
+                    winners[k].append(output.relation)
+            next_round: dict[int, tuple[str, ...]] = {}
+            for k, won in winners.items():
+                if k in done:
+                    continue
+                if not won:
+                    done[k] = first[k]
+                elif len(won) <= size - 1:
+                    current[k] = self._among(pending[k].instance, tuple(won))
+                else:
+                    next_round[k] = tuple(won)
+            alive = next_round
+        if current:
+            keys = list(current)
+            done.update(zip(keys, self._score([current[k] for k in keys]), strict=True))
+        return [done[k] for k in range(len(pending))]
+
+    def _among(self, instance: RelationInstance, candidates: tuple[str, ...]) -> PreparedPrompt:
+        return self._prepared(PreparedPrompt(instance, RenderedPrompt("", ()), False, candidates))
 
     def _plan(self, pending: Sequence[PreparedPrompt]) -> list[_Plan]:
         """Which prompts each instance needs under the debiasing setting (PriDe: the first inputs of
@@ -226,13 +277,13 @@ class Extractor:
                 shifts = cyclic_shifts(n, n)
             elif debias is Debias.PERMUTE:
                 shifts = cyclic_shifts(n, self.config.permutations)
-            rotations = {r: p if r == 0 else self._prepared(p.instance, rotation=r) for r in shifts}
-            content_free = self._prepared(p.instance, content_free=True) if debias is Debias.CONTENT_FREE else None
+            rotations = {r: p if r == 0 else self._prepared(p, rotation=r) for r in shifts}
+            content_free = self._prepared(p, content_free=True) if debias is Debias.CONTENT_FREE else None
             plans.append(_Plan(p, rotations, content_free, estimates))
         return plans
 
-    def _prepared(self, instance: RelationInstance, rotation: int = 0, content_free: bool = False) -> PreparedPrompt:
-        prepared = self.prompts.prepare(instance, rotation, content_free)
+    def _prepared(self, p: PreparedPrompt, rotation: int = 0, content_free: bool = False) -> PreparedPrompt:
+        prepared = self.prompts.prepare(p.instance, rotation, content_free, p.among)
         assert isinstance(prepared, PreparedPrompt)  # the instance itself was prepared, so its variants are
         return prepared
 
