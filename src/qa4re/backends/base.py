@@ -26,6 +26,7 @@ class ScoreRequest:
     answers: tuple[str, ...]
     system: str | None = DEFAULT_SYSTEM_MESSAGE
     answer_prefix: str = ""
+    per_token: bool = False  # score each answer by its mean log-probability per token (length-normalised, as SuRE)
 
 
 @dataclass(frozen=True, slots=True)

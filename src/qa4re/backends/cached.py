@@ -27,6 +27,8 @@ def request_key(fingerprint: str, kind: str, request: ScoreRequest | GenerateReq
         payload: list[Any] = [fingerprint, kind, request.prompt, list(request.answers), request.system]
         if request.answer_prefix:  # appended only when set, so earlier caches stay valid
             payload.append(request.answer_prefix)
+        if request.per_token:
+            payload.append("per-token")
     else:
         payload = [fingerprint, kind, request.prompt, request.max_new_tokens, list(request.stop), request.system]
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()

@@ -269,6 +269,9 @@ class TransformersBackend:
             else:
                 for i in multi:
                     results[i] = self._score_answer_tree(encoded[i])
+        for k, (request, e, r) in enumerate(zip(requests, encoded, results, strict=True)):
+            if request.per_token and r is not None:  # length-normalised: mean log-probability per answer token
+                results[k] = OptionScores({a: v / max(1, len(e.answer_ids[a])) for a, v in r.logprobs.items()}, r.complete)
         return [r for r in results if r is not None]
 
     def _padded(self, sequences: list[list[int]], left: bool) -> tuple[Any, Any]:

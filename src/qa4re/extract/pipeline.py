@@ -288,7 +288,7 @@ class Extractor:
         return prepared
 
     def _request(self, p: PreparedPrompt) -> ScoreRequest:
-        return ScoreRequest(p.prompt.text, p.prompt.answers, self.config.system, self.config.answer_prefix)
+        return ScoreRequest(p.prompt.text, p.prompt.answers, self.config.system, self.config.answer_prefix, self.config.method is Method.SURE)
 
     def _score(self, pending: Sequence[PreparedPrompt]) -> list[Output]:
         """Score every planned prompt in one backend call, then debias and decide per instance."""
@@ -354,7 +354,8 @@ class Extractor:
             return ErrorRecord(p.instance.id, p.instance.source, None, None, "the backend could not score any option", p.instance.relation, kind="model")
         if self.config.na_threshold is not None:
             decision = apply_na_threshold(decision, options, self.schema.na_relation, self.config.na_threshold)
-        mass = letter_mass(options, scores.logprobs) if scores.source == "logprobs" else None
+        # Letter mass reads single answer tokens; SuRE's per-token summary scores are not a distribution over answers.
+        mass = letter_mass(options, scores.logprobs) if scores.source == "logprobs" and self.config.method is not Method.SURE else None
         return Prediction(relation=decision.relation, confidence=decision.confidence, option_probabilities=decision.probabilities,
                           answer=decision.answer, scoring=scores.source, letter_mass=mass,
                           **self._base(p))  # type: ignore[arg-type]  # fmt: skip

@@ -79,6 +79,16 @@ def qa_options(schema: RelationSchema, candidates: Sequence[str], subj: str, obj
     return tuple(Option(option_letter(i), relation, statement) for i, (relation, statement) in enumerate(rotated(statements, order.rotation)))
 
 
+def summary_options(schema: RelationSchema, candidates: Sequence[str], subj: str, obj: str, order: OptionOrder = PAPER_ORDER) -> tuple[Option, ...]:
+    """SuRE's answers: each candidate's filled templates (plain mentions), NA included; the answer is the statement itself."""
+    relations = ordered_relations(candidates, schema.na_relation, order)
+    statements: dict[str, str] = {}
+    for relation in relations:
+        for template in schema.templates[relation]:
+            statements.setdefault(fill_template(template, subj, obj), relation)  # a statement two relations share goes to the first
+    return tuple(Option(statement, relation, statement) for statement, relation in rotated(list(statements.items()), order.rotation))
+
+
 def label_options(schema: RelationSchema, candidates: Sequence[str], order: OptionOrder = PAPER_ORDER) -> tuple[Option, ...]:
     """Vanilla options: the answer is the raw label itself; the statement explains it."""
     relations = rotated(ordered_relations(candidates, schema.na_relation, order), order.rotation)

@@ -12,7 +12,7 @@ from string import Template
 
 import yaml
 
-from qa4re.prompts.options import PAPER_ORDER, OptionOrder, label_options, mention, qa_options
+from qa4re.prompts.options import PAPER_ORDER, OptionOrder, label_options, mention, qa_options, summary_options
 from qa4re.schemas.model import RelationSchema
 from qa4re.types import Option, RelationInstance
 
@@ -23,6 +23,7 @@ class Method(str, Enum):
     QA4RE = "qa4re"
     VANILLA = "vanilla"
     VANILLA_TEMP = "vanilla-temp"
+    SURE = "sure"  # SuRE (Lu et al. 2022): the filled templates scored as summaries, no options shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,8 @@ def build_options(
     """The options of ``instance`` for ``method`` (by default candidates in order, NA last)."""
     if method is Method.QA4RE:
         return qa_options(schema, candidates, instance.subj_text, instance.obj_text, order)
+    if method is Method.SURE:
+        return summary_options(schema, candidates, instance.subj_text, instance.obj_text, order)
     return label_options(schema, candidates, order)
 
 
