@@ -58,3 +58,67 @@ def test_sure_runs_end_to_end_on_the_embedded_model(tmp_path: Path) -> None:
     assert all(abs(sum(r["option_probabilities"].values()) - 1) < 1e-6 for r in records)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_examples"] == len(records) and metrics["run"]["prompts_per_example"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def tiny_nli(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_tiny_nli", Path(__file__).resolve().parents[1] / "scripts" / "build_tiny_nli.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build(tmp_path_factory.mktemp("nli") / "tiny-nli")  # type: ignore[no-any-return]
+
+
+def test_the_entailment_class_comes_from_the_model_config() -> None:
+    from qa4re.backends.nli import entailment_index
+    from qa4re.errors import BackendUnavailable
+
+    assert entailment_index({0: "contradiction", 1: "neutral", 2: "entailment"}) == 2
+    assert entailment_index({0: "ENTAILMENT", 1: "NEUTRAL", 2: "CONTRADICTION"}) == 0
+    with pytest.raises(BackendUnavailable, match="does not name one entailment class"):
+        entailment_index({0: "LABEL_0", 1: "LABEL_1"})
+
+
+def test_batched_entailment_equals_one_pair_at_a_time(tiny_nli: Path) -> None:
+    import torch
+
+    from qa4re.backends.nli import NLIBackend
+
+    backend = NLIBackend(str(tiny_nli), batch_size=2)
+    requests = [ScoreRequest("anna was born in oslo .", ("anna was born in the city oslo", "anna is a member of oslo", "x")),
+                ScoreRequest("the engine of the car .", ("engine is the component of car",))]  # fmt: skip
+    batched = backend.score_options(requests)
+    for request, scores in zip(requests, batched, strict=True):
+        for hypothesis in request.answers:
+            encoded = backend.tokenizer(request.prompt, hypothesis, return_tensors="pt")
+            with torch.inference_mode():
+                alone = torch.log_softmax(backend.model(**encoded).logits[0].float(), dim=-1)[2]
+            assert scores.logprobs[hypothesis] == pytest.approx(float(alone), abs=1e-5)
+    assert backend.fingerprint.startswith("nli:tiny-nli:entailment=2")
+
+
+def test_nli_hypotheses_and_the_na_rule_follow_ask2transformers() -> None:
+    """a2t: hypothesis = template filled with the mentions; a relation's score is its best template's
+    entailment probability; NA when no relation reaches the threshold (0.5 by default)."""
+    schema = load_schema("tacred")
+    instance = next(i for i in read_dataset("tacred", FIXTURES / "tacred_small.json", OnError.SKIP) if isinstance(i, RelationInstance))
+    backend = FakeBackend(lambda prompt, answers: answers[0])  # 0.9 for the first hypothesis, 0.1 shared by the rest
+    (picked,) = Extractor(schema, backend, ExtractorConfig(method=Method.NLI)).predict([instance])
+    request = backend.history[0]
+    assert isinstance(request, ScoreRequest) and request.prompt == instance.text  # the premise is the plain sentence
+    assert "no_relation" not in {schema_relation for schema_relation in picked.letter_to_relation.values()}  # type: ignore[union-attr]
+    assert all("[" not in h for h in request.answers)
+    assert isinstance(picked, Prediction) and picked.relation == picked.letter_to_relation[request.answers[0]] and picked.confidence == pytest.approx(0.9)
+    (strict,) = Extractor(schema, FakeBackend(lambda p, a: a[0]), ExtractorConfig(method=Method.NLI, na_threshold=0.95)).predict([instance])
+    assert isinstance(strict, Prediction) and strict.relation == "no_relation" and strict.confidence == pytest.approx(0.1)
+
+
+@pytest.mark.model  # runs the command in a subprocess
+def test_nli_runs_end_to_end_through_the_command_with_a_local_model(tiny_nli: Path, tmp_path: Path) -> None:
+    out = tmp_path / "nli"
+    qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--method", "nli", "--model", f"nli:{tiny_nli}", "--output", out,
+          "--cache", tmp_path / "c.sqlite")  # fmt: skip
+    records = read_jsonl(out / "predictions.jsonl")
+    assert records and all(r["scoring"] == "entailment" and r["prediction"] in {*r["letter_to_relation"].values(), "Other"} for r in records)

@@ -12,6 +12,7 @@ BACKENDS = {
     "transformers": "qa4re.backends.transformers:TransformersBackend",
     "fake": "qa4re.backends.fake:FakeBackend",
     "openai": "qa4re.backends.openai_compatible:OpenAIBackend",
+    "nli": "qa4re.backends.nli:NLIBackend",
 }
 
 

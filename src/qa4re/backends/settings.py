@@ -1,6 +1,7 @@
 """Backend settings, parsed once: which backend a ``--model`` names, and the options it takes.
 
-``--model`` is ``[backend:]name``: ``openai:NAME`` for an OpenAI-compatible server, otherwise a
+``--model`` is ``[backend:]name``: ``openai:NAME`` for an OpenAI-compatible server, ``nli:NAME``
+for an NLI model (the NLI baseline), otherwise a
 local transformers model (``default``, a ``.gguf`` file, a folder or a hub id). A prefix that
 looks like a backend name but is none (``opneai:gpt-4o``) is an error with a suggestion, never a
 hub id.
@@ -62,12 +63,12 @@ class BackendSettings:
     def options(self, ref: ModelRef) -> dict[str, Any]:
         """The constructor options of ``ref``'s backend."""
         options: dict[str, Any] = {}
-        if ref.backend == "transformers":
+        if ref.backend in ("transformers", "nli"):
             options["batch_size"] = self.batch_size
         elif ref.backend == "openai":
             options.update(base_url=self.base_url, api=self.api, concurrency=self.concurrency, timeout=self.timeout, max_retries=self.max_retries,
                            letter_tokenizer=self.letter_tokenizer)  # fmt: skip
-        if self.chat_template is not None and ref.backend != "fake":
+        if self.chat_template is not None and ref.backend not in ("fake", "nli"):
             options["chat_template"] = self.chat_template
         return options
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -85,7 +86,10 @@ def warnings(n_answers: int, top_answer: str | None, share: float | None, mass: 
     """Plain-language warnings for a run's diagnostics."""
     found = []
     if share is not None and share > TOP_ANSWER_WARNING and n_answers >= 10:
-        found.append(f"answers by position: {share:.1%} of the answers are '{top_answer}', whatever the options say")
+        if top_answer is not None and re.fullmatch(r"[A-Z]{1,2}", top_answer):
+            found.append(f"answers by position: {share:.1%} of the answers are '{top_answer}', whatever the options say")
+        else:
+            found.append(f"one answer dominates: {share:.1%} of the answers are '{top_answer}'")
     if mass is not None and mass < LETTER_MASS_WARNING:
         found.append(
             f"low letter mass: the options hold {mass:.0%} of the probability where the answer is read, so the model answers "

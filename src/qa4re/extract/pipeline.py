@@ -23,12 +23,13 @@ from qa4re.extract.debias import (
     position_prior,
     position_probabilities,
 )
-from qa4re.extract.decode import apply_na_threshold, decide, parse_label, parse_letter
+from qa4re.extract.decode import apply_na_threshold, decide, parse_label, parse_letter, thresholded_relation
 from qa4re.prompts.options import OptionOrder
 from qa4re.prompts.render import Demonstration, Method, RenderedPrompt, build_options, render_prompt, select_demonstrations
 from qa4re.schemas.model import RelationSchema, UnknownTypePair
 from qa4re.types import Entity, ErrorRecord, Prediction, RelationInstance
 
+NLI_THRESHOLD = 0.5  # Ask2Transformers' default negative_threshold: NA unless some relation's entailment reaches it
 Item = RelationInstance | ErrorRecord
 Output = Prediction | ErrorRecord
 
@@ -345,6 +346,8 @@ class Extractor:
         p = plan.prompt
         if scores.error is None and scores.source == "text":  # no log-probabilities: the answer is read from the model's text
             return self._from_text(p, scores.text or "", scoring="text")
+        if self.config.method is Method.NLI and scores.error is None:
+            return self._from_entailment(p, scores)
         probabilities = self._debiased(plan, by_position)
         if isinstance(probabilities, str):
             return ErrorRecord(p.instance.id, p.instance.source, None, None, probabilities, p.instance.relation, kind="model")
@@ -358,6 +361,20 @@ class Extractor:
         mass = letter_mass(options, scores.logprobs) if scores.source == "logprobs" and self.config.method is not Method.SURE else None
         return Prediction(relation=decision.relation, confidence=decision.confidence, option_probabilities=decision.probabilities,
                           answer=decision.answer, scoring=scores.source, letter_mass=mass,
+                          **self._base(p))  # type: ignore[arg-type]  # fmt: skip
+
+    def _from_entailment(self, p: PreparedPrompt, scores: OptionScores) -> Prediction:
+        """NLI: a relation's score is its best template's entailment probability; NA when no relation reaches
+        the threshold (``na_threshold``, default 0.5 as Ask2Transformers' zero-shot setting)."""
+        entailment = {o.letter: math.exp(scores.logprobs.get(o.letter, -math.inf)) for o in p.prompt.options}
+        by_relation: dict[str, float] = {}
+        for option in p.prompt.options:
+            by_relation[option.relation] = max(by_relation.get(option.relation, 0.0), entailment[option.letter])
+        threshold = NLI_THRESHOLD if self.config.na_threshold is None else self.config.na_threshold
+        relation = thresholded_relation(by_relation, self.schema.na_relation, threshold)
+        answer = max(entailment, key=entailment.__getitem__) if relation != self.schema.na_relation else None
+        confidence = by_relation[relation] if answer else 1.0 - max(by_relation.values(), default=0.0)
+        return Prediction(relation=relation, confidence=confidence, option_probabilities=entailment, answer=answer, scoring="entailment",
                           **self._base(p))  # type: ignore[arg-type]  # fmt: skip
 
     def _from_text(self, p: PreparedPrompt, text: str, scoring: str = "generate") -> Output:

@@ -24,6 +24,7 @@ class Method(str, Enum):
     VANILLA = "vanilla"
     VANILLA_TEMP = "vanilla-temp"
     SURE = "sure"  # SuRE (Lu et al. 2022): the filled templates scored as summaries, no options shown
+    NLI = "nli"  # NLI (Sainz et al. 2021): the sentence entails each filled template; needs an NLI model
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,8 @@ def build_options(
         return qa_options(schema, candidates, instance.subj_text, instance.obj_text, order)
     if method is Method.SURE:
         return summary_options(schema, candidates, instance.subj_text, instance.obj_text, order)
+    if method is Method.NLI:  # hypotheses: the positive candidates' templates; NA is decided by a threshold
+        return tuple(o for o in summary_options(schema, candidates, instance.subj_text, instance.obj_text, order) if o.relation != schema.na_relation)
     return label_options(schema, candidates, order)
 
 
@@ -117,6 +120,8 @@ def render_prompt(
     Layout: instruction (plus the label list for vanilla), a blank line, then the demonstrations
     (question block + `` <answer>``) and the test question, joined by blank lines.
     """
+    if method is Method.NLI:  # the premise is the plain sentence
+        return RenderedPrompt(instance.text, options)
     template = prompt_template(method)
     header = template.instruction
     if template.options_in == "header":
