@@ -122,3 +122,13 @@ def test_nli_runs_end_to_end_through_the_command_with_a_local_model(tiny_nli: Pa
           "--cache", tmp_path / "c.sqlite")  # fmt: skip
     records = read_jsonl(out / "predictions.jsonl")
     assert records and all(r["scoring"] == "entailment" and r["prediction"] in {*r["letter_to_relation"].values(), "Other"} for r in records)
+
+
+def test_a_grid_runs_nli_variants_on_nli_models_only(tmp_path: Path) -> None:
+    from qa4re.experiments.config import load_experiment
+
+    config = tmp_path / "grid.yaml"
+    config.write_text("name: g\nmethods: [qa4re, sure, nli]\nmodels:\n  - {name: lm, model: default}\n  - {name: entail, model: 'nli:some/folder'}\n"
+                      "datasets:\n  - {dataset: semeval, data: x}\n")  # fmt: skip
+    cells = [(c.model.name, c.variant.name) for c in load_experiment(config).cells()]
+    assert cells == [("lm", "qa4re"), ("lm", "sure"), ("entail", "nli")]

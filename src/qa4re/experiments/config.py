@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from qa4re.backends.settings import parse_model
 from qa4re.datasets import DATASETS
 from qa4re.errors import ConfigError, UnknownNameError
 from qa4re.extract.debias import Debias
@@ -105,8 +106,11 @@ class ExperimentConfig:
     baseline: str = "qa4re"  # the variant every other variant is tested against
 
     def cells(self) -> Iterator[Cell]:
-        """Every cell, models outermost (each model is loaded once)."""
+        """Every cell, models outermost (each model is loaded once). An NLI model (``nli:...``) runs the
+        NLI variants only, and they run on NLI models only."""
         for model, dataset, variant in product(self.models, self.datasets, self.variants):
+            if (variant.method is Method.NLI) != (parse_model(model.model).backend == "nli"):
+                continue
             for templates, shots, seed in product(dataset.template_sets, self.shots, self.seeds):
                 yield Cell(dataset, model, variant, templates, shots, seed)
 
