@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from qa4re.backends.base import Backend
-from qa4re.backends.settings import BackendSettings
+from qa4re.backends.settings import BackendSettings, parse_model
 from qa4re.datasets import DATASETS, Item, OnError, dataset_file, read_dataset, sample_positions
 from qa4re.errors import ConfigError, DataError, UnknownNameError
 from qa4re.evaluation.diagnostics import AnswerDiagnostics
 from qa4re.evaluation.report import compute_metrics, write_outputs
 from qa4re.evaluation.results import EvaluationResult, RunRecord
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, Output
+from qa4re.prompts.render import Method
 from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import RelationSchema
 from qa4re.types import ErrorRecord, Prediction, RelationInstance
@@ -110,6 +111,8 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
         backend: a ready backend (default: built from ``settings.model``, with the output cache).
         progress: called once with the number of examples; returns a per-example callback.
     """
+    if backend is None and (settings.config.method is Method.NLI) != (parse_model(settings.model.model).backend == "nli"):
+        raise ConfigError("--method nli needs an NLI model (--model nli:FOLDER_OR_HUB_ID), and an nli: model runs only --method nli")
     schema = dataset_schema(settings.dataset, settings.schema, settings.templates)
     path = dataset_file(settings.dataset, settings.data, settings.split)
     total = counted(read_dataset(settings.dataset, path, settings.on_error, settings.split))
