@@ -29,7 +29,7 @@ from qa4re.experiments.runner import CellResult, run_experiment
 from qa4re.extract.debias import Debias
 from qa4re.extract.documents import DocumentExtractor
 from qa4re.extract.jobs import extract_file, predict_file
-from qa4re.extract.ner import LazyPipeline, installed_default, load_pipeline
+from qa4re.extract.ner import LazyPipeline, load_pipeline, pipeline_name
 from qa4re.extract.pairs import read_documents
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
@@ -330,12 +330,12 @@ def serve_command(
         raise BackendUnavailable(f"qa4re serve needs the serve extra: pip install 'qa4re[serve]' ({exc})") from None
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
-    default = installed_default()
-    nlp = load_pipeline(ner) if ner else load_pipeline(default) if default else None
+    ner_name = pipeline_name(ner)  # loaded now: a service fails at start, not on its first plain-text request
+    nlp = load_pipeline(ner_name) if ner_name else None
     backend = backend_settings.build()
     limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs)
     app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map)
-    ner_name = ner or (default if nlp is not None else "none: requests must bring entities")
+    ner_name = ner_name or "none: requests must bring entities"
     console.print(f"qa4re serve: schema {relation_schema.name}, model {backend.fingerprint}, NER {ner_name}; listening on http://{host}:{port} (docs at /docs)",
                   soft_wrap=True, markup=False)  # fmt: skip
     uvicorn.run(app_, host=host, port=port, log_level="info")  # info: one access-log line per request

@@ -46,6 +46,11 @@ def installed_default() -> str | None:
     return next((name for name in DEFAULT_PIPELINES if importlib.util.find_spec(name) is not None), None)
 
 
+def pipeline_name(name: str | None) -> str | None:
+    """The spaCy pipeline a run uses: ``name`` (``--ner``), else the installed default, else None."""
+    return name or installed_default()
+
+
 class LazyPipeline:
     """A spaCy pipeline loaded on first use: runs whose documents all bring their spans never load one.
 
@@ -58,12 +63,11 @@ class LazyPipeline:
 
     def get(self) -> Language:
         if self._nlp is None:
-            self._nlp = load_pipeline(self.name) if self.name else self._default()
+            self._nlp = self._load()
         return self._nlp
 
-    @staticmethod
-    def _default() -> Language:
-        name = installed_default()
+    def _load(self) -> Language:
+        name = pipeline_name(self.name)
         if name is not None:
             return load_pipeline(name)
         raise BackendUnavailable(
