@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -108,3 +111,23 @@ def sample_positions(total: int, limit: int | None, seed: int) -> set[int] | Non
     if limit is None or limit >= total:
         return None
     return set(random.Random(seed).sample(range(total), limit))
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line, value)`` for each JSON line of a file (gzip when it ends in .gz); bad JSON is a DataError value at its line."""
+    source = str(path)
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        yield number, json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        yield number, DataError(source, number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise DataError(source, None, None, f"cannot read: {exc}") from None
+
+
+def hash_fraction(identifier: str) -> float:
+    """A fixed number in [0, 1) for ``identifier``: samples and splits that never depend on file order."""
+    return int(hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:12], 16) / 16**12

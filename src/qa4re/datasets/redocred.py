@@ -17,32 +17,15 @@ brackets of the QA4RE prompt cannot nest.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, RecordParser, check_spans, guarded, json_object, require, token_sentence
+from qa4re.datasets.base import Item, OnError, RecordParser, check_spans, guarded, hash_fraction, json_lines, json_object, require, token_sentence
 from qa4re.errors import DataError
 from qa4re.types import Entity, RelationInstance
 
 NA = "no_relation"
-
-
-def _lines(path: Path) -> Iterator[tuple[int, Any]]:
-    source = str(path)
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        yield number, json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        yield number, DataError(source, number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise DataError(source, None, None, f"cannot read: {exc}") from None
 
 
 def _nested(record: Any) -> bool:
@@ -78,17 +61,13 @@ def redocred_instance(record: Any, source: str, line: int) -> RelationInstance:
 def read_redocred(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
     """Stream every pair of one sentence-level Re-DocRED file."""
     source = str(path)
-    return guarded((RecordParser(redocred_instance, record, source, line) for line, record in _lines(path) if not _nested(record)), on_error)
-
-
-def _hash_fraction(identifier: str) -> float:
-    return int(hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:12], 16) / 16**12
+    return guarded((RecordParser(redocred_instance, record, source, line) for line, record in json_lines(path) if not _nested(record)), on_error)
 
 
 def read_redocred_evidence(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
     """Evidence-verified positives and about as many no_relation pairs (picked by a hash of their id)."""
     positives = negatives = 0
-    for _, record in _lines(path):
+    for _, record in json_lines(path):
         if isinstance(record, dict):
             positives += record.get("evidence_in_sentence") is True
             negatives += record.get("label") == NA
@@ -98,8 +77,8 @@ def read_redocred_evidence(path: Path, on_error: OnError = OnError.STOP) -> Iter
         if not isinstance(record, dict):
             return True  # let the parser report it
         if record.get("label") == NA:
-            return _hash_fraction(str(record.get("id", ""))) < share and not _nested(record)
+            return hash_fraction(str(record.get("id", ""))) < share and not _nested(record)
         return record.get("evidence_in_sentence") is True and not _nested(record)
 
     source = str(path)
-    return guarded((RecordParser(redocred_instance, record, source, line) for line, record in _lines(path) if wanted(record)), on_error)
+    return guarded((RecordParser(redocred_instance, record, source, line) for line, record in json_lines(path) if wanted(record)), on_error)

@@ -11,13 +11,11 @@ hash of the example id: ``dev`` holds about 30 %, ``test`` the rest; ``train`` i
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, RecordParser, check_spans, guarded, json_object, require
+from qa4re.datasets.base import Item, OnError, RecordParser, check_spans, guarded, hash_fraction, json_lines, json_object, require
 from qa4re.errors import DataError
 from qa4re.types import Entity, RelationInstance
 
@@ -28,8 +26,7 @@ SPLITS = ("dev", "test", "train", "all")
 
 def split_of(identifier: str) -> str:
     """``dev`` or ``test``: a fixed partition by a hash of the example id."""
-    fraction = int(hashlib.sha256(identifier.encode("utf-8")).hexdigest()[:12], 16) / 16**12
-    return "dev" if fraction < DEV_SHARE else "test"
+    return "dev" if hash_fraction(identifier) < DEV_SHARE else "test"
 
 
 def webred_instance(record: Any, source: str, line: int) -> RelationInstance:
@@ -50,20 +47,6 @@ def webred_instance(record: Any, source: str, line: int) -> RelationInstance:
     return RelationInstance(str(record.get("id", f"{Path(source).name}:{line}")), text, subj, obj, relation, source)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, Any]]:
-    source = str(path)
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        yield number, json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        yield number, DataError(source, number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(source, None, None, f"cannot read: {exc}") from None
-
-
 def read_webred(path: Path, on_error: OnError = OnError.STOP, split: str = "all") -> Iterator[Item]:
     """Stream the examples of ``split`` (``dev``, ``test`` or ``all``) of a WebRED file."""
     if split not in SPLITS:
@@ -74,4 +57,4 @@ def read_webred(path: Path, on_error: OnError = OnError.STOP, split: str = "all"
         return split == "all" or not isinstance(record, dict) or split_of(str(record.get("id", ""))) == wanted_split
 
     source = str(path)
-    return guarded((RecordParser(webred_instance, record, source, line) for line, record in _lines(path) if wanted(record)), on_error)
+    return guarded((RecordParser(webred_instance, record, source, line) for line, record in json_lines(path) if wanted(record)), on_error)
