@@ -47,4 +47,4 @@ def test_each_backend_gets_only_its_own_options() -> None:
 def test_cli_answers_a_mistyped_backend_in_one_line_before_reading_data(tmp_path: Path) -> None:
     result = qa4re("evaluate", "--dataset", "semeval", "--data", tmp_path / "missing", "--output", tmp_path / "o", "--model", "opneai:gpt-4o", check=False)
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: Unknown backend 'opneai'. Did you mean: openai? Available: fake, openai, transformers"
+    assert result.stderr.strip() == "error: Unknown backend 'opneai'. Did you mean: openai? Available: fake, nli, openai, transformers"
