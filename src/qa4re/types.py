@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,11 @@ class RelationInstance:
         if not self.subj.type or not self.obj.type:
             return None
         return f"{self.subj.type}:{self.obj.type}"
+
+
+def is_option_letter(text: str) -> bool:
+    """True for a QA4RE option letter (A..Z, AA..), False for a relation label or other text."""
+    return re.fullmatch(r"[A-Z]{1,2}", text) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest, Usage
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError
+from qa4re.types import is_option_letter
 
 T = TypeVar("T")
 _SECRET = re.compile(r"sk-[A-Za-z0-9_\-*]{4,}")
@@ -100,7 +101,7 @@ def letter_logprobs(top: Mapping[str, float], answers: Sequence[str]) -> tuple[d
 
 def is_letter_set(answers: Sequence[str]) -> bool:
     """True for option letters (A..Z, AA..), False for label answers such as vanilla's relations."""
-    return all(re.fullmatch(r"[A-Z]{1,2}", a) for a in answers)
+    return all(is_option_letter(a) for a in answers)
 
 
 @dataclass

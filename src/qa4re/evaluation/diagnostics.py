@@ -14,13 +14,12 @@
 from __future__ import annotations
 
 import random
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from qa4re.evaluation.results import Diagnostics, GoldRank
 from qa4re.extract.decode import letter_relation_probabilities
-from qa4re.types import Prediction
+from qa4re.types import Prediction, is_option_letter
 
 TOP_ANSWER_WARNING = 0.8  # warn when one answer is more than this share of all answers
 LETTER_MASS_WARNING = 0.5  # warn when the options hold less than this probability on average
@@ -86,7 +85,7 @@ def warnings(n_answers: int, top_answer: str | None, share: float | None, mass: 
     """Plain-language warnings for a run's diagnostics."""
     found = []
     if share is not None and share > TOP_ANSWER_WARNING and n_answers >= 10:
-        if top_answer is not None and re.fullmatch(r"[A-Z]{1,2}", top_answer):
+        if top_answer is not None and is_option_letter(top_answer):
             found.append(f"answers by position: {share:.1%} of the answers are '{top_answer}', whatever the options say")
         else:
             found.append(f"one answer dominates: {share:.1%} of the answers are '{top_answer}'")

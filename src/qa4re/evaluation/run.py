@@ -53,6 +53,11 @@ def estimated_cost(usage: Any, model: BackendSettings) -> float | None:
     return round(float(usage.prompt_tokens * model.price_per_million_input + usage.completion_tokens * model.price_per_million_output) / 1e6, 6)
 
 
+def runs_on(method: Method, model: str) -> bool:
+    """Whether ``--model`` can run ``method``: an NLI model (``nli:...``) runs the NLI method only, and only it."""
+    return (method is Method.NLI) == (parse_model(model).backend == "nli")
+
+
 def dataset_schema(dataset: str, schema: str | None, templates: str | None) -> RelationSchema:
     """The schema of a run: ``schema`` if given, else the dataset's built-in schema."""
     if dataset not in DATASETS:
@@ -111,7 +116,7 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
         backend: a ready backend (default: built from ``settings.model``, with the output cache).
         progress: called once with the number of examples; returns a per-example callback.
     """
-    if backend is None and (settings.config.method is Method.NLI) != (parse_model(settings.model.model).backend == "nli"):
+    if backend is None and not runs_on(settings.config.method, settings.model.model):
         raise ConfigError("--method nli needs an NLI model (--model nli:FOLDER_OR_HUB_ID), and an nli: model runs only --method nli")
     schema = dataset_schema(settings.dataset, settings.schema, settings.templates)
     path = dataset_file(settings.dataset, settings.data, settings.split)

@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from qa4re.backends.settings import parse_model
 from qa4re.datasets import DATASETS
 from qa4re.errors import ConfigError, UnknownNameError
+from qa4re.evaluation.run import runs_on
 from qa4re.extract.debias import Debias
 from qa4re.extract.pipeline import Scoring
 from qa4re.prompts.render import Method
@@ -109,7 +109,7 @@ class ExperimentConfig:
         """Every cell, models outermost (each model is loaded once). An NLI model (``nli:...``) runs the
         NLI variants only, and they run on NLI models only."""
         for model, dataset, variant in product(self.models, self.datasets, self.variants):
-            if (variant.method is Method.NLI) != (parse_model(model.model).backend == "nli"):
+            if not runs_on(variant.method, model.model):
                 continue
             for templates, shots, seed in product(dataset.template_sets, self.shots, self.seeds):
                 yield Cell(dataset, model, variant, templates, shots, seed)

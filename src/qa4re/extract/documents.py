@@ -162,9 +162,7 @@ class DocumentExtractor:
         if isinstance(item, ErrorRecord) or self.entity_types.identity:
             return item
         known = self.schema.entity_types
-        typed = tuple(
-            e if e.type is None or e.type in known else Entity(e.start, e.end, self.entity_types.type_of(e.type, known) or e.type) for e in item.entities
-        )
+        typed = tuple(e if e.type is None else Entity(e.start, e.end, self.entity_types.type_of(e.type, known) or e.type) for e in item.entities)
         return item if typed == item.entities else dataclasses.replace(item, entities=typed)
 
     def _chunk(self, chunk: list[Document | ErrorRecord]) -> Iterator[DocumentResult | ErrorRecord]:

@@ -99,14 +99,14 @@ class ExtractSummary:
     unsplit: int = 0  # documents over LONG_UNSPLIT characters without sentence spans
     mention_types: Counter[str] = field(default_factory=Counter)
 
-    def add(self, result: DocumentResult | ErrorRecord, triples: int) -> None:
-        """Count one document's outcome, of which ``triples`` were written."""
+    def add(self, result: DocumentResult | ErrorRecord) -> None:
+        """Count one document's outcome."""
         if isinstance(result, ErrorRecord):
             self.errors += 1
             return
         self.documents += 1
         self.pairs += result.pairs
-        self.triples += triples
+        self.triples += len(result.triples)
         self.errors += len(result.errors)
         self.dropped_mentions += result.dropped_mentions
         self.unsplit += not result.document.sentences and len(result.document.text) > LONG_UNSPLIT
@@ -144,5 +144,5 @@ def extract_file(
             out.writelines(_line(r) for r in records)
             if writer and not isinstance(result, ErrorRecord):
                 writer.writerows(csv_row(t) for t in result.triples)
-            summary.add(result, 0 if isinstance(result, ErrorRecord) else len(result.triples))
+            summary.add(result)
     return summary

@@ -231,12 +231,11 @@ class Extractor:
             raise ValueError("max_options must be at least 2 (a candidate and NA)")
         na = self.schema.na_relation
         done: dict[int, Output] = {}
-        alive = {k: tuple(o.relation for o in p.prompt.options if o.relation != na) for k, p in enumerate(pending)}
         current = {k: p for k, p in enumerate(pending) if len(p.prompt.options) <= size}
-        alive = {k: c for k, c in alive.items() if k not in current}
+        alive = {k: tuple(o.relation for o in p.prompt.options if o.relation != na) for k, p in enumerate(pending) if k not in current}
         while alive:
             groups = [(k, c[i : i + size - 1]) for k, c in alive.items() for i in range(0, len(c), size - 1)]
-            prompts = [self._among(pending[k].instance, group) for k, group in groups]
+            prompts = [self._prepared(pending[k].instance, among=group) for k, group in groups]
             winners: dict[int, list[str]] = {k: [] for k in alive}
             first: dict[int, Output] = {}
             for (k, _), output in zip(groups, self._score(prompts), strict=True):
@@ -252,7 +251,7 @@ class Extractor:
                 if not won:
                     done[k] = first[k]
                 elif len(won) <= size - 1:
-                    current[k] = self._among(pending[k].instance, tuple(won))
+                    current[k] = self._prepared(pending[k].instance, among=tuple(won))
                 else:
                     next_round[k] = tuple(won)
             alive = next_round
@@ -260,9 +259,6 @@ class Extractor:
             keys = list(current)
             done.update(zip(keys, self._score([current[k] for k in keys]), strict=True))
         return [done[k] for k in range(len(pending))]
-
-    def _among(self, instance: RelationInstance, candidates: tuple[str, ...]) -> PreparedPrompt:
-        return self._prepared(PreparedPrompt(instance, RenderedPrompt("", ()), False, candidates))
 
     def _plan(self, pending: Sequence[PreparedPrompt]) -> list[_Plan]:
         """Which prompts each instance needs under the debiasing setting (PriDe: the first inputs of
@@ -278,14 +274,14 @@ class Extractor:
                 shifts = cyclic_shifts(n, n)
             elif debias is Debias.PERMUTE:
                 shifts = cyclic_shifts(n, self.config.permutations)
-            rotations = {r: p if r == 0 else self._prepared(p, rotation=r) for r in shifts}
-            content_free = self._prepared(p, content_free=True) if debias is Debias.CONTENT_FREE else None
+            rotations = {r: p if r == 0 else self._prepared(p.instance, rotation=r, among=p.among) for r in shifts}
+            content_free = self._prepared(p.instance, content_free=True, among=p.among) if debias is Debias.CONTENT_FREE else None
             plans.append(_Plan(p, rotations, content_free, estimates))
         return plans
 
-    def _prepared(self, p: PreparedPrompt, rotation: int = 0, content_free: bool = False) -> PreparedPrompt:
-        prepared = self.prompts.prepare(p.instance, rotation, content_free, p.among)
-        assert isinstance(prepared, PreparedPrompt)  # the instance itself was prepared, so its variants are
+    def _prepared(self, instance: RelationInstance, rotation: int = 0, content_free: bool = False, among: tuple[str, ...] | None = None) -> PreparedPrompt:
+        prepared = self.prompts.prepare(instance, rotation, content_free, among)
+        assert isinstance(prepared, PreparedPrompt)  # the instance itself was prepared, so its variants and rounds are
         return prepared
 
     def _request(self, p: PreparedPrompt) -> ScoreRequest:
