@@ -132,3 +132,11 @@ def test_a_grid_runs_nli_variants_on_nli_models_only(tmp_path: Path) -> None:
                       "datasets:\n  - {dataset: semeval, data: x}\n")  # fmt: skip
     cells = [(c.model.name, c.variant.name) for c in load_experiment(config).cells()]
     assert cells == [("lm", "qa4re"), ("lm", "sure"), ("entail", "nli")]
+
+
+def test_a_missing_nli_model_folder_is_named_in_one_line(tmp_path: Path) -> None:
+    from qa4re.backends.nli import NLIBackend
+    from qa4re.errors import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match=r"no-such-nli: no such NLI model folder"):
+        NLIBackend(str(tmp_path / "no-such-nli"))

@@ -52,3 +52,13 @@ def test_the_schema_offers_every_relation_since_webred_has_no_types() -> None:
     assert len(prepared.prompt.options) == 173 and prepared.prompt.answers[-1] == "FQ"
     assert ". The capital of [Norway] is [Oslo]\n" in prepared.prompt.text  # Re-DocRED's template for a shared property
     assert ". [Norway] shares border with [Oslo]\n" in prepared.prompt.text  # a generic one, by the shape of the name
+
+
+def test_a_line_that_is_not_utf8_is_one_error_record_and_the_other_lines_are_read(tmp_path: Path) -> None:
+    bad = tmp_path / "webred.jsonl"
+    bad.write_bytes(SAMPLE.read_bytes().replace(b"Anna Berg was born", b"Anna B\xe9rg was born", 1))
+    with pytest.raises(DataError, match=r"webred.jsonl:2: not valid UTF-8"):
+        list(read_dataset("webred", bad))
+    items = list(read_dataset("webred", bad, OnError.SKIP))
+    assert [(type(i).__name__, getattr(i, "line", None)) for i in items if isinstance(i, ErrorRecord)] == [("ErrorRecord", 2), ("ErrorRecord", 3)]
+    assert [i.id for i in items if isinstance(i, RelationInstance)] == ["w-0", "w-3"]

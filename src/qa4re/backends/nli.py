@@ -39,6 +39,8 @@ class NLIBackend:
         except ImportError as exc:  # pragma: no cover - the base install has both
             raise BackendUnavailable(f"the NLI backend needs torch and transformers ({exc})") from None
         self._torch = torch
+        if model.startswith((".", "/", "~")) and not Path(model).expanduser().is_dir():
+            raise BackendUnavailable(f"{model}: no such NLI model folder")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model)
             self.model = AutoModelForSequenceClassification.from_pretrained(model).eval()

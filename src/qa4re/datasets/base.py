@@ -114,17 +114,23 @@ def sample_positions(total: int, limit: int | None, seed: int) -> set[int] | Non
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
-    """``(line, value)`` for each JSON line of a file (gzip when it ends in .gz); bad JSON is a DataError value at its line."""
+    """``(line, value)`` for each JSON line of a file (gzip when it ends in .gz); a line that is not UTF-8
+    or not JSON is a DataError value at its line (one bad line is one bad record, not a refused file)."""
     source = str(path)
     try:
-        with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
+        with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield number, DataError(source, number, None, f"not valid UTF-8 (byte {exc.start + 1} of the line)")
+                    continue
                 if line.strip():
                     try:
                         yield number, json.loads(line)
                     except json.JSONDecodeError as exc:
                         yield number, DataError(source, number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
+    except (OSError, EOFError) as exc:
         raise DataError(source, None, None, f"cannot read: {exc}") from None
 
 
