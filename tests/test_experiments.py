@@ -55,6 +55,11 @@ def test_cells_cover_the_grid_with_paths_relative_to_the_file(tmp_path: Path) ->
         ("datasets: []\n", "grid.yaml: datasets: required"),
         ("datasets: [{dataset: semeval, data: x}]\nvariants: {t: {debias: pryde}}\nmethods: [t]\n", "variants.t.debias: Unknown debias 'pryde'. Did you mean"),
         ("datasets: [{dataset: semeval, data: x, unknown_type_pair: nah}]\n", "datasets[0].unknown_type_pair: Unknown unknown_type_pair policy 'nah'"),
+        ("datasets: [{dataset: semeval, data: x}]\nvariants: {t: {max_options: 1}}\nmethods: [t]\n", "variants.t.max_options: must be at least 2, got 1"),
+        (
+            "datasets: [{dataset: semeval, data: x}]\nvariants: {t: {method: nly}}\nmethods: [t]\n",
+            "variants.t.method: unknown method 'nly' (qa4re, vanilla, vanilla-temp, sure, nli)",
+        ),
         ("[1, 2]\n", "expected a mapping at the top level"),
     ],
 )

@@ -26,6 +26,7 @@ VARIANT_KEYS = {
     "scoring": str, "answer_prefix": str, "debias": str, "permutations": int, "prior_samples": int,
     "max_options": int,
 }  # fmt: skip
+VARIANT_MINIMUMS = {"permutations": 1, "prior_samples": 1, "max_options": 2}  # max_options: a candidate and NA
 DEFAULT_TEMPLATES = "default"  # the schema's own default template set
 
 
@@ -162,10 +163,13 @@ def _variant(reader: _Reader, name: str, data: Any) -> Variant:
     reader.known(data, set(VARIANT_KEYS), where)
     for key, kind in VARIANT_KEYS.items():
         reader.get(data, key, kind, None, where)
+    for key, least in VARIANT_MINIMUMS.items():
+        if key in data and data[key] < least:
+            raise reader.fail(f"{where}{key}", f"must be at least {least}, got {data[key]}")
     try:
         method = Method(data.get("method", "qa4re"))
     except ValueError:
-        raise reader.fail(f"{where}method", f"unknown method {data.get('method')!r} (qa4re, vanilla, vanilla-temp)") from None
+        raise reader.fail(f"{where}method", f"unknown method {data.get('method')!r} ({', '.join(m.value for m in Method)})") from None
     threshold = data.get("na_threshold")
     if threshold not in (None, "dev"):
         raise reader.fail(f"{where}na_threshold", "only 'dev' is allowed: the threshold is chosen on the dev sample, never on test")
