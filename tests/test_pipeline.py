@@ -206,3 +206,27 @@ def test_a_tournament_finds_the_answer_of_the_flat_prompt_in_rounds_of_bounded_s
     nothing = FakeBackend(lambda prompt, answers: answers[-1])
     (none,) = Extractor(load_schema("webred"), nothing, ExtractorConfig(max_options=26)).predict([instance])
     assert isinstance(none, Prediction) and none.relation == "no_relation" and len(nothing.history) == 7
+
+
+def test_preselection_asks_only_among_the_likeliest_candidates_in_schema_order() -> None:
+    """173 WebRED candidates: one SuRE-style ranking prompt (per-token scores of the filled templates),
+    then one question among the 3 best, kept in schema order, with NA."""
+    from qa4re.datasets.webred import read_webred
+
+    instance = next(i for i in read_webred(FIXTURES / "webred_small.jsonl", OnError.SKIP) if isinstance(i, RelationInstance))
+    liked = ("The capital of Norway is Oslo", "Norway is located in Oslo", "Oslo is the capital of Norway")
+
+    def script(prompt: str, answers: tuple[str, ...]) -> str:
+        if "Option:" not in prompt:  # the ranking prompt: its answers are the filled templates; the first liked one found wins
+            return next(a for a in answers if a in liked)
+        line = next((line for line in prompt.splitlines() if line.endswith(". The capital of [Norway] is [Oslo]")), None)
+        return line.split(".")[0] if line else answers[-1]
+
+    backend = FakeBackend(script)
+    (prediction,) = Extractor(load_schema("webred"), backend, ExtractorConfig(preselect=3)).predict([instance])
+    ranking, question = backend.history
+    assert isinstance(ranking, ScoreRequest) and ranking.per_token and len(ranking.answers) > 150
+    assert isinstance(question, ScoreRequest) and len(question.answers) == 4 and not question.per_token
+    assert isinstance(prediction, Prediction) and prediction.relation == "capital"
+    kept = list(prediction.letter_to_relation.values())
+    assert kept == [*(r for r in load_schema("webred").positive_relations if r in kept), "no_relation"] and "capital" in kept

@@ -238,3 +238,29 @@ def test_with_logits_rigged_toward_any_option_of_a_hundred_that_option_wins(embe
         with rigged_toward(embedded_backend, encoded.answer_ids[letter]):
             (scores,) = embedded_backend.score_options([request])
         assert max(scores.logprobs, key=scores.logprobs.__getitem__) == letter
+
+
+def test_preselection_keeps_the_top_candidates_of_the_sure_scores(embedded_backend: TransformersBackend, tmp_path: Path) -> None:
+    """On the real model: the candidates kept are exactly the K best by SuRE's per-token template
+    scores (a relation counts its best template), and the question offers them and NA only."""
+    from conftest import FIXTURES
+    from qa4re.backends.cached import CachingBackend
+    from qa4re.datasets import OnError
+    from qa4re.datasets.webred import read_webred
+    from qa4re.extract.pipeline import Extractor, ExtractorConfig
+    from qa4re.prompts.render import Method
+    from qa4re.schemas.loader import load_schema
+    from qa4re.types import Prediction, RelationInstance
+
+    instance = next(i for i in read_webred(FIXTURES / "webred_small.jsonl", OnError.SKIP) if isinstance(i, RelationInstance))
+    schema, backend = load_schema("webred"), CachingBackend(embedded_backend, tmp_path / "cache.sqlite")
+    (sure,) = Extractor(schema, backend, ExtractorConfig(method=Method.SURE)).predict([instance])
+    assert isinstance(sure, Prediction)
+    best: dict[str, float] = {}
+    for answer, relation in sure.letter_to_relation.items():
+        if relation != schema.na_relation:
+            best[relation] = max(best.get(relation, 0.0), sure.option_probabilities[answer])
+    top = set(sorted(best, key=lambda r: -best[r])[:5])
+    (chosen,) = Extractor(schema, backend, ExtractorConfig(preselect=5)).predict([instance])
+    assert isinstance(chosen, Prediction) and set(chosen.letter_to_relation.values()) == top | {schema.na_relation}
+    assert backend.calls == 2 and backend.requests == 3  # the ranking prompt is SuRE's own, answered from the cache

@@ -93,6 +93,10 @@ MaxOptionsOpt = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option(min=2, help="Large schemas: a prompt with more options becomes a tournament of rounds of at most this many (NA in each)."),
 ]
+PreselectOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(min=1, help="Large schemas: keep this many candidates, the likeliest by their filled templates (one extra prompt), then ask."),
+]
 NaThresholdOpt = Annotated[Optional[float], typer.Option(help="Predict NA when the best non-NA relation's probability is below this.")]  # noqa: UP045
 DemonstrationsOpt = Annotated[Optional[Path], typer.Option(help="File to draw demonstrations from (default: the train split).")]  # noqa: UP045
 CacheOpt = Annotated[Optional[Path], typer.Option(help="Model-output cache file (default: $QA4RE_CACHE_DIR/outputs.sqlite).")]  # noqa: UP045
@@ -116,7 +120,7 @@ PROMPT_OPTIONS = [
         ("constraints", ConstraintsOpt, True), ("unknown_type_pair", UnknownPairOpt, UnknownTypePair.ALL), ("na_first", NaFirstOpt, False),
         ("shuffle_options", ShuffleOpt, False), ("shared_demonstrations", SharedDemosOpt, False), ("na_threshold", NaThresholdOpt, None),
         ("answer_prefix", AnswerPrefixOpt, ""), ("debias", DebiasOpt, Debias.NONE), ("permutations", PermutationsOpt, 4),
-        ("prior_samples", PriorSamplesOpt, 8), ("max_options", MaxOptionsOpt, None),
+        ("prior_samples", PriorSamplesOpt, 8), ("max_options", MaxOptionsOpt, None), ("preselect", PreselectOpt, None),
     ]
 ]  # fmt: skip
 
@@ -274,6 +278,7 @@ def extract_command(
     templates: TemplatesOpt = None,
     constraints: ConstraintsOpt = True,
     max_options: MaxOptionsOpt = None,
+    preselect: PreselectOpt = None,
 ) -> None:
     """Extract (subject, relation, object) triples from documents: given entity spans, or spaCy's (--ner)."""
     check_input_file(input)
@@ -281,7 +286,7 @@ def extract_command(
     type_map = load_entity_types(entity_types, relation_schema, schema)
     nlp = LazyPipeline(ner)  # loaded only if a document comes without entity spans
     backend = backend_settings.build()
-    extractor = Extractor(relation_schema, backend, ExtractorConfig(use_constraints=constraints, max_options=max_options))
+    extractor = Extractor(relation_schema, backend, ExtractorConfig(use_constraints=constraints, max_options=max_options, preselect=preselect))
     documents = DocumentExtractor(
         extractor, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs, nlp=nlp, entity_types=type_map
     )

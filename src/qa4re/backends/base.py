@@ -37,6 +37,7 @@ class OptionScores:
     ``source`` is ``"text"`` when no log-probabilities were available: ``logprobs`` is empty and
     ``text`` holds what the model wrote; the pipeline reads the answer from it. ``error`` is set,
     and nothing else is meaningful, when this one request failed; such results are never cached.
+    ``tokens`` is what the request cost a local model (served backends report ``usage`` instead).
     """
 
     logprobs: Mapping[str, float]
@@ -44,6 +45,7 @@ class OptionScores:
     source: str = "logprobs"
     error: str | None = None
     text: str | None = None
+    tokens: int | None = None  # tokens the model ran for this request (prompt and scored answers); None: not counted
 
 
 @dataclass(frozen=True, slots=True)

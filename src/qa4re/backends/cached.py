@@ -37,20 +37,22 @@ def request_key(fingerprint: str, kind: str, request: ScoreRequest | GenerateReq
 def _encode_scores(scores: OptionScores) -> str:
     # JSON has no -inf: store it as null.
     logprobs = {a: (v if math.isfinite(v) else None) for a, v in scores.logprobs.items()}
-    return json.dumps({"logprobs": logprobs, "complete": scores.complete, "source": scores.source, "text": scores.text})
+    data = {"logprobs": logprobs, "complete": scores.complete, "source": scores.source, "text": scores.text}
+    return json.dumps(data | ({"tokens": scores.tokens} if scores.tokens is not None else {}))
 
 
 def _decode_scores(text: str) -> OptionScores:
     data = json.loads(text)
     logprobs = {a: (-math.inf if v is None else float(v)) for a, v in data["logprobs"].items()}
-    return OptionScores(logprobs, bool(data["complete"]), data.get("source", "logprobs"), text=data.get("text"))
+    return OptionScores(logprobs, bool(data["complete"]), data.get("source", "logprobs"), text=data.get("text"), tokens=data.get("tokens"))
 
 
 class CachingBackend:
     """Wraps ``backend``; answers from ``path`` (SQLite) what it has seen before.
 
     ``calls`` counts the requests that reached the wrapped backend; ``requests`` counts all of
-    them, answered from the cache or not (the cost of a method, whatever was cached).
+    them, answered from the cache or not (the cost of a method, whatever was cached), and
+    ``tokens`` the tokens their scores report (local models count them; served ones do not).
     """
 
     def __init__(self, backend: Backend, path: Path) -> None:
@@ -62,6 +64,7 @@ class CachingBackend:
         self.usage = backend.usage
         self.calls = 0
         self.requests = 0
+        self.tokens = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         # Callers serialize their calls; the HTTP service makes them from a worker thread.
         self._db = sqlite3.connect(str(path), check_same_thread=False)
@@ -105,7 +108,9 @@ class CachingBackend:
 
     def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
         """Cached :meth:`Backend.score_options`."""
-        return self._through("score", requests, self.backend.score_options, _encode_scores, _decode_scores)
+        scores = self._through("score", requests, self.backend.score_options, _encode_scores, _decode_scores)
+        self.tokens += sum(s.tokens or 0 for s in scores)
+        return scores
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
         """Cached :meth:`Backend.generate`."""

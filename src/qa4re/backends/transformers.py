@@ -262,7 +262,7 @@ class TransformersBackend:
                 batch = [single[j] for j in batch]
                 rows = self._next_token_logprobs([encoded[i].prompt_ids for i in batch])
                 for row, i in zip(rows, batch, strict=True):
-                    results[i] = OptionScores({a: float(row[t[0]]) for a, t in encoded[i].answer_ids.items()})
+                    results[i] = OptionScores({a: float(row[t[0]]) for a, t in encoded[i].answer_ids.items()}, tokens=len(encoded[i].prompt_ids))
             if self.is_seq2seq:
                 for i in multi:
                     results[i] = self._score_seq2seq_multi_token(encoded[i])
@@ -271,7 +271,7 @@ class TransformersBackend:
                     results[i] = self._score_answer_tree(encoded[i])
         for k, (request, e, r) in enumerate(zip(requests, encoded, results, strict=True)):
             if request.per_token and r is not None:  # length-normalised: mean log-probability per answer token
-                results[k] = OptionScores({a: v / max(1, len(e.answer_ids[a])) for a, v in r.logprobs.items()}, r.complete)
+                results[k] = OptionScores({a: v / max(1, len(e.answer_ids[a])) for a, v in r.logprobs.items()}, r.complete, tokens=r.tokens)
         return [r for r in results if r is not None]
 
     def _padded(self, sequences: list[list[int]], left: bool) -> tuple[Any, Any]:
@@ -363,7 +363,7 @@ class TransformersBackend:
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             for row, (answer, target) in enumerate(live):
                 scores[answer] = float(sum(logprobs[row, j, tok] for j, tok in enumerate(target)))
-        return OptionScores({a: scores[a] for a in encoded.answer_ids})
+        return OptionScores({a: scores[a] for a in encoded.answer_ids}, tokens=len(encoded.prompt_ids) + sum(len(t) for _, t in live))
 
     def _score_answer_tree(self, encoded: _Encoded) -> OptionScores:
         """Causal LM, one request: the prompt runs once; then every answer's tokens run in one row on
@@ -398,7 +398,7 @@ class TransformersBackend:
             for node, token in zip(tree.path(target), target[1:], strict=True):
                 score += float(later[node, token])
             scores[answer] = score
-        return OptionScores(scores)
+        return OptionScores(scores, tokens=len(prompt) + len(tree.tokens))
 
     # ---- generation --------------------------------------------------------------------
 

@@ -82,10 +82,13 @@ class RunRecord:
     model_errors: int
     prompts_per_example: float | None  # the method's cost, cached or not
     usage: dict[str, Any] | None = None  # tokens a server reported, and their estimated cost
+    tokens_per_example: float | None = None  # tokens a local model ran per example, cached or not (None: not counted)
+    peak_rss_mib: float | None = None  # peak resident memory during the run (meaningful when model_calls > 0)
 
     def to_json(self) -> dict[str, Any]:
         data = {**self.settings, "seconds": self.seconds, "model_calls": self.model_calls, "model_errors": self.model_errors,
-                "prompts_per_example": self.prompts_per_example}  # fmt: skip
+                "prompts_per_example": self.prompts_per_example, "tokens_per_example": self.tokens_per_example,
+                "peak_rss_mib": self.peak_rss_mib}  # fmt: skip
         return data | ({"usage": self.usage} if self.usage is not None else {})
 
 

@@ -17,6 +17,7 @@ from qa4re.backends.settings import BackendSettings, parse_model
 from qa4re.datasets import DATASETS, Item, OnError, dataset_file, read_dataset, sample_positions
 from qa4re.errors import ConfigError, DataError, UnknownNameError
 from qa4re.evaluation.diagnostics import AnswerDiagnostics
+from qa4re.evaluation.memory import peak_rss_mib, reset_peak_rss
 from qa4re.evaluation.report import compute_metrics, write_outputs
 from qa4re.evaluation.results import EvaluationResult, RunRecord
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, Output
@@ -133,6 +134,8 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     started = time.perf_counter()
     calls_before = getattr(backend, "calls", 0)
     requests_before = getattr(backend, "requests", 0)
+    tokens_before = getattr(backend, "tokens", 0)
+    reset_peak_rss()
     items = sampled(read_dataset(settings.dataset, path, settings.on_error, settings.split), positions)
     with (settings.output / "predictions.jsonl").open("w", encoding="utf-8") as out:
         for output in stop_on_data_errors(extractor.predict(items), settings.on_error):
@@ -152,12 +155,14 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
             advance(1)
     # The cost of the method: prompts scored per example, whether the cache answered them or not.
     prompts = getattr(backend, "requests", 0) - requests_before
+    tokens = getattr(backend, "tokens", 0) - tokens_before
     usage = backend.usage
     run = RunRecord(
         settings=run_settings(settings, backend), fingerprint=backend.fingerprint, seconds=round(time.perf_counter() - started, 2),
         model_calls=getattr(backend, "calls", 0) - calls_before if hasattr(backend, "calls") else None, model_errors=n_model_errors,
         prompts_per_example=round(prompts / n_examples, 3) if hasattr(backend, "requests") and n_examples else None,
         usage=None if usage is None else {**asdict(usage), "estimated_cost": estimated_cost(usage, settings.model)},
+        tokens_per_example=round(tokens / n_examples, 1) if tokens and n_examples else None, peak_rss_mib=peak_rss_mib(),
     )  # fmt: skip
     metrics = compute_metrics(
         pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval", n_fallback=n_fallback, n_rule=n_rule

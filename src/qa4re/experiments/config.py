@@ -24,9 +24,9 @@ from qa4re.schemas.model import UnknownTypePair
 VARIANT_KEYS = {
     "method": str, "constraints": bool, "na_first": bool, "shuffle_options": bool, "shared_demonstrations": bool, "na_threshold": str,
     "scoring": str, "answer_prefix": str, "debias": str, "permutations": int, "prior_samples": int,
-    "max_options": int,
+    "max_options": int, "preselect": int,
 }  # fmt: skip
-VARIANT_MINIMUMS = {"permutations": 1, "prior_samples": 1, "max_options": 2}  # max_options: a candidate and NA
+VARIANT_MINIMUMS = {"permutations": 1, "prior_samples": 1, "max_options": 2, "preselect": 1}  # max_options: a candidate and NA
 DEFAULT_TEMPLATES = "default"  # the schema's own default template set
 
 
@@ -47,6 +47,7 @@ class Variant:
     permutations: int = 4
     prior_samples: int = 8
     max_options: int | None = None  # tournament rounds of at most this many options
+    preselect: int | None = None  # keep this many candidates, ranked by their filled templates' likelihood
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def _variant(reader: _Reader, name: str, data: Any) -> Variant:
     return Variant(
         name, method, data.get("constraints", True), data.get("na_first", False), data.get("shuffle_options", False),
         data.get("shared_demonstrations", False), threshold == "dev", chosen["scoring"], data.get("answer_prefix", ""), chosen["debias"],
-        data.get("permutations", 4), data.get("prior_samples", 8), data.get("max_options"),
+        data.get("permutations", 4), data.get("prior_samples", 8), data.get("max_options"), data.get("preselect"),
     )  # fmt: skip
 
 

@@ -97,12 +97,35 @@ class Group:
     reliability: list[ReliabilityBin] = field(default_factory=list)
     runs: Runs | None = None
     best_cell: CellResult | None = None
+    cost: Cost | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("runs")
         data.pop("best_cell")
         return data
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a group's method cost: tokens a local model ran per example (cached or not), and, over
+    the seeds' runs that called the model, seconds per example and the highest peak memory."""
+
+    tokens_per_example: float | None
+    seconds_per_example: float | None
+    peak_rss_mib: float | None
+    model_calls: int
+
+
+def _cost(cells: Sequence[CellResult]) -> Cost:
+    tokens = [t for c in cells if (t := c.evaluation.run.tokens_per_example) is not None]
+    called = [c for c in cells if c.model_calls]
+    seconds = [c.seconds / n for c in called if (n := c.evaluation.metrics.n_examples)]
+    peaks = [p for c in called if (p := c.evaluation.run.peak_rss_mib) is not None]
+    return Cost(
+        statistics.fmean(tokens) if tokens else None, round(statistics.fmean(seconds), 2) if seconds else None,
+        max(peaks) if peaks else None, sum(c.model_calls for c in cells),
+    )  # fmt: skip
 
 
 def group_results(results: Sequence[CellResult], bootstrap_samples: int = 1000) -> list[Group]:
@@ -125,7 +148,7 @@ def group_results(results: Sequence[CellResult], bootstrap_samples: int = 1000) 
                 _mean_std([c.evaluation.metrics.micro_precision for c in cells]), _mean_std([c.evaluation.metrics.micro_recall for c in cells]),
                 _mean_std([c.evaluation.metrics.micro_f1 for c in cells]), interval, statistics.fmean(macro) if macro else None, na,
                 expected_calibration_error(bins) if bins else None, runs.top_answer_share if runs else None, *_diagnostics(cells),
-                bins, runs, best,
+                bins, runs, best, _cost(cells),
             )
         )  # fmt: skip
     return groups
@@ -272,9 +295,26 @@ def render_results(data: dict[str, Any], plots: dict[str, list[str]]) -> str:
                     f"{_pct(c['difference'])} | [{_pct(c['interval'][0])}, {_pct(c['interval'][1])}] | {c['p_value']:.3f} |"
                 )
             lines.append("")
+        lines += _cost_table(rows)
         for plot in plots.get(dataset, []):
             lines += [f"![{Path(plot).stem}]({plot})", ""]
     return "\n".join(lines)
+
+
+def _cost_table(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """What each row cost: prompts and tokens per example whatever the cache answered; seconds per
+    example and peak memory over the runs that called the model ("–": all answered from the cache)."""
+    if not any(g.get("cost") for g in rows):
+        return []
+    lines = ["### Cost", "", "| variant | model | templates | shots | prompts/ex. | tokens/ex. | s/ex. | peak RSS MiB | new model calls |"]
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for g in rows:
+        c = g.get("cost") or {}
+        shown = [f"{g['prompts_per_example']:.2f}" if g.get("prompts_per_example") is not None else "–"]
+        formats = (("tokens_per_example", ".0f"), ("seconds_per_example", ".2f"), ("peak_rss_mib", ".0f"))
+        shown += [f"{c[k]:{f}}" if c.get(k) is not None else "–" for k, f in formats]
+        lines.append("| " + " | ".join([g["variant"], g["model"], g["templates"], str(g["shots"]), *shown, str(c.get("model_calls", 0))]) + " |")
+    return [*lines, ""]
 
 
 def write_results(output: Path, data: dict[str, Any], plots: dict[str, list[str]]) -> None:

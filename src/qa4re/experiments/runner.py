@@ -69,6 +69,7 @@ def _settings(config: ExperimentConfig, cell: Cell, output: Path, model: Backend
         method=v.method, shots=cell.shots, seed=cell.seed, use_constraints=v.constraints, unknown_type_pair=d.unknown_type_pair, scoring=v.scoring,
         na_first=v.na_first, shuffle_options=v.shuffle_options, na_threshold=threshold, shared_demonstrations=v.shared_demonstrations,
         answer_prefix=v.answer_prefix, debias=v.debias, permutations=v.permutations, prior_samples=v.prior_samples, max_options=v.max_options,
+        preselect=v.preselect,
     )  # fmt: skip
     return EvaluationSettings(
         dataset=d.dataset, data=d.data, output=output, split=(d.dev_split or d.split) if dev else d.split, limit=d.dev_limit if dev else d.limit,

@@ -61,6 +61,7 @@ class ExtractorConfig:
     permutations: int = 4  # cyclic shifts per example for Debias.PERMUTE
     prior_samples: int = 8  # inputs per option count whose cyclic shifts estimate the PriDe prior
     max_options: int | None = None  # large schemas: more candidates than this go through a tournament of rounds of at most this many options
+    preselect: int | None = None  # large schemas: keep this many candidates, ranked by their filled templates' likelihood (one prompt), then ask
 
     def option_order(self, instance: RelationInstance, rotation: int = 0) -> OptionOrder:
         """The option order of ``instance`` (the shuffle depends only on the seed and its id)."""
@@ -183,6 +184,8 @@ class Extractor:
         self.backend = backend
         self.config = config or ExtractorConfig()
         self.prompts = PromptBuilder(schema, self.config, demonstrations)
+        # The pre-ranker scores every candidate's filled templates as SuRE does (no options shown, no demonstrations).
+        self._ranker = PromptBuilder(schema, replace(self.config, method=Method.SURE, shots=0, na_first=False, shuffle_options=False))
         self.priors = PositionPriors(self.config.prior_samples)
         self._content_free: OrderedDict[str, list[float]] = OrderedDict()  # prompt text -> probabilities, bounded
 
@@ -205,7 +208,10 @@ class Extractor:
         system = self.config.system
         try:
             if self.config.scoring is Scoring.LOGPROBS and self.backend.supports_logprobs:
-                return self._score_large(pending) if self.config.max_options else self._score(pending)
+                selected = self._preselected(pending) if self.config.preselect else list(pending)
+                prompts = [p for p in selected if isinstance(p, PreparedPrompt)]
+                scored = iter(self._score_large(prompts) if self.config.max_options else self._score(prompts))
+                return [next(scored) if isinstance(p, PreparedPrompt) else p for p in selected]
             # Generation: asked for, or the only way a backend without log-probabilities answers.
             scoring = "generate" if self.config.scoring is Scoring.GENERATE else "text"
             max_tokens = 4 if self.config.method is Method.QA4RE else 32
@@ -219,6 +225,30 @@ class Extractor:
             return [
                 ErrorRecord(p.instance.id, p.instance.source, None, None, f"model call failed: {type(exc).__name__}: {exc}", p.instance.relation, kind="model")
             ]
+
+    def _preselected(self, pending: Sequence[PreparedPrompt]) -> list[PreparedPrompt | Output]:
+        """Large schemas: each prompt with more than ``preselect`` candidates becomes the prompt of its
+        ``preselect`` likeliest, by the mean log-probability per token of their filled templates as a
+        summary of the sentence (the SuRE prompt, one model call; a relation counts its best template).
+        The kept candidates stay in schema order, so an option's place says nothing of its rank."""
+        keep, na = self.config.preselect or 0, self.schema.na_relation
+        large = [k for k, p in enumerate(pending) if len({o.relation for o in p.prompt.options} - {na}) > keep]
+        ranked = [self._prepared(pending[k].instance, among=pending[k].among, builder=self._ranker) for k in large]
+        scores = self.backend.score_options([ScoreRequest(r.prompt.text, r.prompt.answers, self.config.system, per_token=True) for r in ranked])
+        selected: list[PreparedPrompt | Output] = list(pending)
+        for k, r, s in zip(large, ranked, scores, strict=True):
+            instance = pending[k].instance
+            if s.error is not None:
+                why = f"model call failed (pre-ranking): {s.error}"
+                selected[k] = ErrorRecord(instance.id, instance.source, None, None, why, instance.relation, kind="model")
+                continue
+            best: dict[str, float] = {}
+            for option in r.prompt.options:
+                if option.relation != na:
+                    best[option.relation] = max(best.get(option.relation, -math.inf), s.logprobs.get(option.letter, -math.inf))
+            top = set(sorted(best, key=lambda relation: -best[relation])[:keep])
+            selected[k] = self._prepared(instance, among=tuple(o.relation for o in pending[k].prompt.options if o.relation in top))
+        return selected
 
     def _score_large(self, pending: Sequence[PreparedPrompt]) -> list[Output]:
         """A tournament for prompts with more than ``max_options`` options: the candidates in groups
@@ -279,8 +309,15 @@ class Extractor:
             plans.append(_Plan(p, rotations, content_free, estimates))
         return plans
 
-    def _prepared(self, instance: RelationInstance, rotation: int = 0, content_free: bool = False, among: tuple[str, ...] | None = None) -> PreparedPrompt:
-        prepared = self.prompts.prepare(instance, rotation, content_free, among)
+    def _prepared(
+        self,
+        instance: RelationInstance,
+        rotation: int = 0,
+        content_free: bool = False,
+        among: tuple[str, ...] | None = None,
+        builder: PromptBuilder | None = None,
+    ) -> PreparedPrompt:
+        prepared = (builder or self.prompts).prepare(instance, rotation, content_free, among)
         assert isinstance(prepared, PreparedPrompt)  # the instance itself was prepared, so its variants and rounds are
         return prepared
 
