@@ -27,11 +27,11 @@ from qa4re.experiments.plots import write_plots
 from qa4re.experiments.report import compare_to_baseline, group_results, results_json, write_results
 from qa4re.experiments.runner import CellResult, run_experiment
 from qa4re.extract.debias import Debias
-from qa4re.extract.documents import DocumentExtractor
+from qa4re.extract.engine import DocumentSpec, EngineKind, EngineSettings, ExtractorSpec
 from qa4re.extract.jobs import extract_file, predict_file
-from qa4re.extract.ner import LazyPipeline, load_pipeline, pipeline_name
+from qa4re.extract.ner import load_pipeline, pipeline_name
 from qa4re.extract.pairs import read_documents
-from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
+from qa4re.extract.pipeline import ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.prompts.render import Method
 from qa4re.schemas.entity_types import load_entity_types
 from qa4re.schemas.loader import builtin_template_sets, list_schemas, load_schema
@@ -99,6 +99,14 @@ PreselectOpt = Annotated[
 ]
 NaThresholdOpt = Annotated[Optional[float], typer.Option(help="Predict NA when the best non-NA relation's probability is below this.")]  # noqa: UP045
 DemonstrationsOpt = Annotated[Optional[Path], typer.Option(help="File to draw demonstrations from (default: the train split).")]  # noqa: UP045
+EngineOpt = Annotated[EngineKind, typer.Option(help="Where the pipeline runs: this process, or a Ray actor pool (the ray extra).")]
+RayAddressOpt = Annotated[Optional[str], typer.Option(help="--engine ray: an existing cluster (auto, ray://HOST:10001); default: a local instance.")]  # noqa: UP045
+WorkersOpt = Annotated[int, typer.Option(min=1, help="--engine ray: actors, each with its own copy of the model.")]
+BlockSizeOpt = Annotated[int, typer.Option(min=1, help="--engine ray: items per task, the unit of retry and resume.")]
+RayWorkDirOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(help="--engine ray: staged input and finished blocks (a rerun skips them); on a cluster, a folder every node sees."),
+]
 CacheOpt = Annotated[Optional[Path], typer.Option(help="Model-output cache file (default: $QA4RE_CACHE_DIR/outputs.sqlite).")]  # noqa: UP045
 
 
@@ -121,6 +129,15 @@ PROMPT_OPTIONS = [
         ("shuffle_options", ShuffleOpt, False), ("shared_demonstrations", SharedDemosOpt, False), ("na_threshold", NaThresholdOpt, None),
         ("answer_prefix", AnswerPrefixOpt, ""), ("debias", DebiasOpt, Debias.NONE), ("permutations", PermutationsOpt, 4),
         ("prior_samples", PriorSamplesOpt, 8), ("max_options", MaxOptionsOpt, None), ("preselect", PreselectOpt, None),
+    ]
+]  # fmt: skip
+
+
+ENGINE_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+    for name, kind, default in [
+        ("engine", EngineOpt, EngineKind.LOCAL), ("ray_address", RayAddressOpt, None), ("workers", WorkersOpt, 1), ("ray_block_size", BlockSizeOpt, 64),
+        ("ray_work_dir", RayWorkDirOpt, None),
     ]
 ]  # fmt: skip
 
@@ -152,7 +169,12 @@ def _extractor_config(constraints: bool, **values: object) -> ExtractorConfig:
     return ExtractorConfig(use_constraints=constraints, **values)  # type: ignore[arg-type]
 
 
+def _engine_settings(engine: EngineKind, ray_address: str | None, workers: int, ray_block_size: int, ray_work_dir: Path | None) -> EngineSettings:
+    return EngineSettings(engine, ray_address, workers, ray_block_size, ray_work_dir)
+
+
 model_options = option_bundle("backend_settings", MODEL_OPTIONS, _backend_settings)
+engine_options = option_bundle("engine_settings", ENGINE_OPTIONS, _engine_settings)
 prompt_options = option_bundle("extractor_config", PROMPT_OPTIONS, _extractor_config)
 
 
@@ -197,9 +219,11 @@ def progress_bar(description: str) -> Iterator[Callable[..., Callable[[int], Non
 @app.command("evaluate")
 @model_options
 @prompt_options
+@engine_options
 def evaluate_command(
     backend_settings: BackendSettings,
     extractor_config: ExtractorConfig,
+    engine_settings: EngineSettings,
     dataset: DatasetOpt,
     data: DataOpt,
     output: Annotated[Path, typer.Option(help="Folder for predictions.jsonl, metrics.json, report.md.")],
@@ -217,7 +241,7 @@ def evaluate_command(
     )  # fmt: skip
     method = extractor_config.method
     with progress_bar(f"{method.value} on {dataset}") as start:
-        result = evaluate(settings, progress=start)
+        result = evaluate(settings, progress=start, engine=engine_settings.build(output / "ray"))
     # The title goes on its own line: a long model fingerprint would wrap a table title into broken lines.
     Console().print(f"{method.value} · {dataset} {split} · {result.run.fingerprint}", soft_wrap=True)
     table = Table()
@@ -238,9 +262,11 @@ def evaluate_command(
 @app.command("predict")
 @model_options
 @prompt_options
+@engine_options
 def predict_command(
     backend_settings: BackendSettings,
     extractor_config: ExtractorConfig,
+    engine_settings: EngineSettings,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
     input: Annotated[Path, typer.Option("--input", help="Generic JSONL (text + character spans + optional types).")],
     output: Annotated[Path, typer.Option(help="Output JSONL: one record per input line.")],
@@ -254,17 +280,19 @@ def predict_command(
     if extractor_config.shots and demonstrations is None:
         raise ConfigError("--shots needs --demonstrations FILE (labelled generic JSONL)")
     pool = [i for i in read_dataset("jsonl", demonstrations, OnError.SKIP) if isinstance(i, RelationInstance)] if demonstrations else []
-    backend = backend_settings.build()
-    extractor = Extractor(relation_schema, backend, extractor_config, pool)
+    engine = engine_settings.build(output.parent / f"{output.name}.ray")
+    spec = ExtractorSpec(relation_schema, extractor_config, backend_settings, tuple(pool))
     with progress_bar("predict") as start:
-        summary = predict_file(extractor, read_dataset("jsonl", input, on_error), output, start(total))
-    console.print(f"wrote {summary.records} records to {output} ({summary.errors} errors, {backend.calls} new model calls)")
+        summary = predict_file(engine.map(read_dataset("jsonl", input, on_error), spec), output, start(total))
+    console.print(f"wrote {summary.records} records to {output} ({summary.errors} errors, {engine.calls} new model calls)")
 
 
 @app.command("extract")
 @model_options
+@engine_options
 def extract_command(
     backend_settings: BackendSettings,
+    engine_settings: EngineSettings,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
     input: Annotated[Path, typer.Option("--input", help="JSONL documents (text, entity spans, sentences) or .txt, one document per line (needs --ner).")],
     output: Annotated[Path, typer.Option(help="Output JSONL: one line per triple, and one per unreadable input line.")],
@@ -284,19 +312,21 @@ def extract_command(
     check_input_file(input)
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
-    nlp = LazyPipeline(ner)  # loaded only if a document comes without entity spans
-    backend = backend_settings.build()
-    extractor = Extractor(relation_schema, backend, ExtractorConfig(use_constraints=constraints, max_options=max_options, preselect=preselect))
-    documents = DocumentExtractor(
-        extractor, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs, nlp=nlp, entity_types=type_map
-    )
+    config = ExtractorConfig(use_constraints=constraints, max_options=max_options, preselect=preselect)
+    spec = DocumentSpec(
+        ExtractorSpec(relation_schema, config, backend_settings), threshold=threshold, include_na=include_na, max_entities=max_entities,
+        max_pairs=max_pairs, ner=ner, entity_types=type_map,
+    )  # fmt: skip
+    engine = engine_settings.build(output.parent / f"{output.name}.ray")
     with input.open("rb") as lines:
         total = sum(1 for line in lines if line.strip())
     with progress_bar("extract") as start:
-        summary = extract_file(documents, read_documents(input, entities_optional=True), output, csv_output, start(total, "documents"))
+        # spaCy is loaded only if a document comes without entity spans (in each worker, for --engine ray)
+        results = engine.map(read_documents(input, entities_optional=True), spec)
+        summary = extract_file(results, output, csv_output, start(total, "documents"))
     console.print(
         f"{summary.documents} documents, {summary.pairs} pairs scored, {summary.triples} triples, {summary.errors} errors, "
-        f"{backend.calls} new model calls; wrote {output}"
+        f"{engine.calls} new model calls; wrote {output}"
     )
     for hint in summary.hints(set(relation_schema.entity_types) if constraints else set(), str(input)):
         console.print(f"[yellow]warning: {hint}[/yellow]", soft_wrap=True)

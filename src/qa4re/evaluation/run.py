@@ -20,7 +20,8 @@ from qa4re.evaluation.diagnostics import AnswerDiagnostics
 from qa4re.evaluation.memory import peak_rss_mib, reset_peak_rss
 from qa4re.evaluation.report import compute_metrics, write_outputs
 from qa4re.evaluation.results import EvaluationResult, RunRecord
-from qa4re.extract.pipeline import Extractor, ExtractorConfig, Output
+from qa4re.extract.engine import Engine, ExtractorSpec, LocalEngine
+from qa4re.extract.pipeline import ExtractorConfig, Output
 from qa4re.prompts.render import Method
 from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import RelationSchema
@@ -99,23 +100,26 @@ def _demonstrations(settings: EvaluationSettings) -> list[RelationInstance]:
     ]
 
 
-def run_settings(settings: EvaluationSettings, backend: Backend) -> dict[str, Any]:
+def run_settings(settings: EvaluationSettings, fingerprint: str) -> dict[str, Any]:
     """The run description stored with the results (enough to rerun it)."""
     described = asdict(settings)
-    described["model"] = {**asdict(settings.model), "fingerprint": backend.fingerprint}
+    described["model"] = {**asdict(settings.model), "fingerprint": fingerprint}
     described["command"] = " ".join(sys.argv)
     described["python"] = platform.python_version()
     plain: dict[str, Any] = json.loads(json.dumps(described, default=str))
     return plain
 
 
-def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progress: Callable[[int], Progress] | None = None) -> EvaluationResult:
+def evaluate(
+    settings: EvaluationSettings, backend: Backend | None = None, progress: Callable[[int], Progress] | None = None, engine: Engine | None = None
+) -> EvaluationResult:
     """Evaluate one configuration; write predictions.jsonl, metrics.json and report.md.
 
     Args:
         settings: the run.
         backend: a ready backend (default: built from ``settings.model``, with the output cache).
         progress: called once with the number of examples; returns a per-example callback.
+        engine: where the pipeline runs (default: this process, on ``backend``).
     """
     if backend is None and not runs_on(settings.config.method, settings.model.model):
         raise ConfigError("--method nli needs an NLI model (--model nli:FOLDER_OR_HUB_ID), and an nli: model runs only --method nli")
@@ -124,21 +128,18 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
     total = counted(read_dataset(settings.dataset, path, settings.on_error, settings.split))
     positions = sample_positions(total, settings.limit, settings.config.seed if settings.sample_seed is None else settings.sample_seed)
     n_examples = total if positions is None else len(positions)
-    backend = backend or settings.model.build()
-    extractor = Extractor(schema, backend, settings.config, _demonstrations(settings))
     advance = progress(n_examples) if progress else (lambda _: None)
     settings.output.mkdir(parents=True, exist_ok=True)
     pairs: Counter[tuple[str, str | None]] = Counter()
     diagnostics = AnswerDiagnostics()
     n_errors = n_model_errors = n_fallback = n_rule = 0
     started = time.perf_counter()
-    calls_before = getattr(backend, "calls", 0)
-    requests_before = getattr(backend, "requests", 0)
-    tokens_before = getattr(backend, "tokens", 0)
     reset_peak_rss()
     items = sampled(read_dataset(settings.dataset, path, settings.on_error, settings.split), positions)
+    engine = engine or LocalEngine(backend)
+    outputs = engine.map(items, ExtractorSpec(schema, settings.config, settings.model, tuple(_demonstrations(settings))))
     with (settings.output / "predictions.jsonl").open("w", encoding="utf-8") as out:
-        for output in stop_on_data_errors(extractor.predict(items), settings.on_error):
+        for output in stop_on_data_errors(outputs, settings.on_error):
             out.write(json.dumps(output.to_json(), ensure_ascii=False) + "\n")
             if isinstance(output, ErrorRecord) or output.error is not None:
                 n_errors += 1
@@ -154,13 +155,11 @@ def evaluate(settings: EvaluationSettings, backend: Backend | None = None, progr
                     pairs[output.gold, None] += 1
             advance(1)
     # The cost of the method: prompts scored per example, whether the cache answered them or not.
-    prompts = getattr(backend, "requests", 0) - requests_before
-    tokens = getattr(backend, "tokens", 0) - tokens_before
-    usage = backend.usage
+    prompts, tokens, usage = engine.requests, engine.tokens, engine.usage
     run = RunRecord(
-        settings=run_settings(settings, backend), fingerprint=backend.fingerprint, seconds=round(time.perf_counter() - started, 2),
-        model_calls=getattr(backend, "calls", 0) - calls_before if hasattr(backend, "calls") else None, model_errors=n_model_errors,
-        prompts_per_example=round(prompts / n_examples, 3) if hasattr(backend, "requests") and n_examples else None,
+        settings=run_settings(settings, engine.fingerprint), fingerprint=engine.fingerprint, seconds=round(time.perf_counter() - started, 2),
+        model_calls=engine.calls, model_errors=n_model_errors,
+        prompts_per_example=round(prompts / n_examples, 3) if prompts is not None and n_examples else None,
         usage=None if usage is None else {**asdict(usage), "estimated_cost": estimated_cost(usage, settings.model)},
         tokens_per_example=round(tokens / n_examples, 1) if tokens and n_examples else None, peak_rss_mib=peak_rss_mib(),
     )  # fmt: skip

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa4re.extract.documents import DocumentExtractor, DocumentResult, Triple
+from qa4re.extract.documents import DocumentResult, Triple
 from qa4re.extract.pairs import Document
-from qa4re.extract.pipeline import Extractor, Item
+from qa4re.extract.pipeline import Output
 from qa4re.types import ErrorRecord
 
 Advance = Callable[[int], None]
@@ -38,12 +38,12 @@ class PredictSummary:
     errors: int = 0
 
 
-def predict_file(extractor: Extractor, items: Iterable[Item], output: Path, advance: Advance = lambda n: None) -> PredictSummary:
-    """One JSONL line per item (prediction or error record), in input order."""
+def predict_file(outputs: Iterable[Output], output: Path, advance: Advance = lambda n: None) -> PredictSummary:
+    """One JSONL line per item (a pipeline's prediction or error record, as it streams them), in input order."""
     summary = PredictSummary()
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as out:
-        for record in extractor.predict(items):
+        for record in outputs:
             out.write(_line(record))
             summary.records += 1
             summary.errors += isinstance(record, ErrorRecord)
@@ -129,16 +129,17 @@ class ExtractSummary:
 
 
 def extract_file(
-    documents: DocumentExtractor, items: Iterable[Document | ErrorRecord], output: Path, csv_output: Path | None = None, advance: Advance = lambda n: None
+    results: Iterable[DocumentResult | ErrorRecord], output: Path, csv_output: Path | None = None, advance: Advance = lambda n: None
 ) -> ExtractSummary:
-    """Triples (JSONL, and CSV if asked) of every document; failed pairs and unreadable lines as error lines."""
+    """Triples (JSONL, and CSV if asked) of every document result, as the document pipeline streams
+    them; failed pairs and unreadable lines as error lines."""
     summary = ExtractSummary()
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as out, csv_output.open("w", newline="", encoding="utf-8") if csv_output else nullcontext() as csv_file:
         writer = csv.writer(csv_file) if csv_file else None
         if writer:
             writer.writerow(CSV_COLUMNS)
-        for result in documents.extract(items):
+        for result in results:
             advance(1)  # a document counts once its pairs are scored
             records: list[Any] = [result] if isinstance(result, ErrorRecord) else [*result.triples, *result.errors]
             out.writelines(_line(r) for r in records)

@@ -1,0 +1,112 @@
+"""Ray Data engine on a local Ray instance with the embedded model (opt-in: ``-m ray``, run by .ci/run).
+
+The same 60 SemEval test examples through the single-process pipeline and through two actors:
+byte-identical predictions.jsonl; an actor killed mid-run loses and duplicates nothing; a rerun
+makes no model call.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, SHARED
+from qa4re.backends.settings import BackendSettings
+from qa4re.datasets import OnError, read_dataset
+from qa4re.evaluation.run import EvaluationSettings, evaluate
+from qa4re.extract.engine import DocumentSpec, ExtractorSpec, LocalEngine
+from qa4re.extract.pairs import read_documents
+from qa4re.extract.pipeline import ExtractorConfig
+from qa4re.schemas.loader import load_schema
+
+ray = pytest.importorskip("ray")
+pytestmark = [pytest.mark.ray, pytest.mark.model]
+
+SEMEVAL = SHARED / "data" / "semeval2010_task8"
+MODEL = BackendSettings(model="default", batch_size=2)  # scoring unit 8: blocks of 8 give 8 tasks for 60 examples
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _settings(output: Path, cache: Path) -> EvaluationSettings:
+    return EvaluationSettings("semeval", SEMEVAL, output, limit=60, sample_seed=0, model=replace(MODEL, cache=cache))
+
+
+def _engine(work: Path, workers: int = 2):  # type: ignore[no-untyped-def]
+    import torch
+
+    from qa4re.integrations.ray import RayEngine, RayOptions
+
+    # The single process's torch threads in each actor: the same summation order, so the same bits.
+    return RayEngine(RayOptions(workers=workers, block_size=8, cpus_per_worker=1, threads=torch.get_num_threads()), work)
+
+
+@pytest.fixture(scope="module")
+def single_process(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """predictions.jsonl of the single-process run."""
+    folder = tmp_path_factory.mktemp("single")
+    evaluate(_settings(folder / "run", folder / "cache.sqlite"))
+    return folder / "run" / "predictions.jsonl"
+
+
+def test_two_actors_write_the_predictions_of_one_process(local_ray: None, single_process: Path, tmp_path: Path) -> None:
+    engine = _engine(tmp_path / "work")
+    result = evaluate(_settings(tmp_path / "run", tmp_path / "cache.sqlite"), engine=engine)
+    assert (tmp_path / "run" / "predictions.jsonl").read_bytes() == single_process.read_bytes()
+    assert engine.blocks == 8 and result.run.model_calls == 60 and result.run.prompts_per_example == 1.0
+    assert len(list((tmp_path / "work" / "workers").iterdir())) == 2  # two actors did the work
+
+
+def test_a_killed_actor_loses_and_duplicates_nothing_and_the_rerun_calls_no_model(local_ray: None, single_process: Path, tmp_path: Path) -> None:
+    work, outcome = tmp_path / "work", {}
+
+    def run() -> None:
+        outcome["result"] = evaluate(_settings(tmp_path / "run", tmp_path / "cache.sqlite"), engine=_engine(work))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 300
+    while not any(work.glob("*/done/*.pkl")) and time.monotonic() < deadline:  # the first block finished: the actors are mid-run
+        time.sleep(0.2)
+    victim = min(int(p.name) for p in (work / "workers").iterdir())
+    os.kill(victim, signal.SIGKILL)
+    thread.join(timeout=600)
+    assert not thread.is_alive() and "result" in outcome
+    written = (tmp_path / "run" / "predictions.jsonl").read_bytes()
+    assert written == single_process.read_bytes()  # nothing lost, nothing twice, same order
+    assert len(list((work / "workers").iterdir())) >= 3  # Ray restarted the killed actor
+    again = _engine(work)
+    rerun = evaluate(_settings(tmp_path / "again", tmp_path / "cache.sqlite"), engine=again)
+    assert rerun.run.model_calls == 0 and again.reused_blocks == again.blocks == 8
+    assert (tmp_path / "again" / "predictions.jsonl").read_bytes() == written
+
+
+def test_documents_and_a_ray_dataset_give_the_single_process_outputs(local_ray: None, tmp_path: Path) -> None:
+    """``extract`` documents through the engine, and instances through map_dataset: the outputs of one process."""
+    import torch
+
+    from qa4re.integrations.ray import RayOptions, map_dataset
+
+    model = replace(MODEL, cache=tmp_path / "cache.sqlite")
+    documents = DocumentSpec(ExtractorSpec(load_schema("tacred"), ExtractorConfig(), model), include_na=True)
+    items = list(read_documents(FIXTURES / "news_docs.jsonl"))
+    expected = [r.triples if hasattr(r, "triples") else r for r in LocalEngine().map(items, documents)]
+    found = [r.triples if hasattr(r, "triples") else r for r in _engine(tmp_path / "work").map(items, documents)]
+    assert found == expected and any(expected)
+    instances = [i for i in read_dataset("semeval", SEMEVAL / "TEST_FILE_FULL.TXT", OnError.STOP)][:8]
+    pairs = ExtractorSpec(load_schema("semeval"), ExtractorConfig(), model)
+    options = RayOptions(workers=1, block_size=8, threads=torch.get_num_threads())
+    rows = map_dataset(ray.data.from_items([{"item": i} for i in instances]), pairs, options).take_all()
+    assert [r["output"] for r in rows] == list(LocalEngine().map(instances, pairs))
