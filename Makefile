@@ -62,7 +62,7 @@ bench-served: install-server
 	$(BIN)/python bench/served.py --data $(SEMEVAL) --limit 100
 
 bench-ray: install-ray
-	$(BIN)/python bench/ray_throughput.py --data $(SEMEVAL) --limit 60
+	$(BIN)/python bench/ray_throughput.py --data $(SEMEVAL) --limit 64
 
 clean:
 	rm -rf $(VENV) runs

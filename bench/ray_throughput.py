@@ -1,7 +1,7 @@
 """Examples/s of the Ray engine with 1 and 2 actors against the single-process pipeline.
 
 Usage (after `make install-ray`):
-    .venv/bin/python bench/ray_throughput.py --data ../shared/data/semeval2010_task8 --limit 60
+    .venv/bin/python bench/ray_throughput.py --data ../shared/data/semeval2010_task8 --limit 64
 
 The same seeded SemEval test sample through (a) the single-process pipeline, (b) one Ray actor
 with all of the machine's CPUs, (c) two actors sharing them; each with an empty output cache and a
@@ -52,7 +52,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=60)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--block-size", type=int, default=16, help="items per Ray task (a multiple of 4 x batch size)")
     args = parser.parse_args()
     path = dataset_file("semeval", args.data, "test")
     items = list(sampled(read_dataset("semeval", path), sample_positions(sum(1 for _ in read_dataset("semeval", path)), args.limit, 0)))
@@ -60,11 +61,12 @@ def main() -> None:
     cpus = os.cpu_count() or 1
     threads = torch.get_num_threads()
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
-    print(f"examples: {len(items)}; CPUs: {cpus}; torch threads in the single process: {threads}; batch size {args.batch_size}")
+    blocks = -(-len(items) // args.block_size)
+    print(f"examples: {len(items)}; CPUs: {cpus}; torch threads in the single process: {threads}; batch size {args.batch_size}; {blocks} Ray tasks")
     runs: list[tuple[str, Callable[[Path], Engine]]] = [
         ("single process", lambda _: LocalEngine()),
-        ("ray, 1 actor", lambda work: RayEngine(RayOptions(workers=1, cpus_per_worker=cpus), work)),
-        ("ray, 2 actors", lambda work: RayEngine(RayOptions(workers=2, cpus_per_worker=max(1, cpus // 2)), work)),
+        ("ray, 1 actor", lambda work: RayEngine(RayOptions(workers=1, block_size=args.block_size, cpus_per_worker=cpus), work)),
+        ("ray, 2 actors", lambda work: RayEngine(RayOptions(workers=2, block_size=args.block_size, cpus_per_worker=max(1, cpus // 2)), work)),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         base: tuple[float, list[Output]] | None = None
