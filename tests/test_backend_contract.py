@@ -121,6 +121,7 @@ def test_declares_the_protocol_attributes(backend: Backend) -> None:
     assert isinstance(backend, Backend)
     assert isinstance(backend.fingerprint, str) and backend.fingerprint
     assert backend.max_batch_size >= 1 and isinstance(backend.supports_logprobs, bool)
+    assert backend.max_letter_options is None or backend.max_letter_options >= 2
     assert backend.commit_every is None or backend.commit_every >= 1
 
 

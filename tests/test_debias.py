@@ -38,6 +38,7 @@ class BiasedReader:
 
     max_batch_size = 64
     supports_logprobs = True
+    max_letter_options = None
     commit_every = None
     usage = None
     fingerprint = "biased-reader"

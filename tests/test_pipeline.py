@@ -202,6 +202,11 @@ def test_a_tournament_finds_the_answer_of_the_flat_prompt_in_rounds_of_bounded_s
     sizes = [len(r.answers) for r in rounds.history]  # type: ignore[union-attr]
     assert len(flat.history) == 1 and sizes == [26] * 6 + [23, 2] and max(sizes) <= 26
     assert by_rounds.letter_to_relation == {"A": "capital", "B": "no_relation"}
+    # a backend that tells apart only 26 letters (a served model's first-token top list) gets the same rounds unasked
+    served = FakeBackend(pick_capital, max_letter_options=26)
+    (by_served,) = Extractor(load_schema("webred"), served).predict([instance])
+    assert isinstance(by_served, Prediction) and by_served.relation == "capital"
+    assert [len(r.answers) for r in served.history] == sizes  # type: ignore[union-attr]
     # no group finds a relation: NA, from the first round, with no final round
     nothing = FakeBackend(lambda prompt, answers: answers[-1])
     (none,) = Extractor(load_schema("webred"), nothing, ExtractorConfig(max_options=26)).predict([instance])

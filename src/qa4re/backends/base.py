@@ -87,6 +87,7 @@ class Backend(Protocol):
     fingerprint: str  # stable id of model + settings; part of every cache key
     max_batch_size: int  # the pipeline sends at most this many requests per call
     supports_logprobs: bool  # False: the pipeline falls back to generate() + letter parsing
+    max_letter_options: int | None  # most options whose letters it tells apart in one prompt (None: any); more go to tournament rounds
     commit_every: int | None  # results the output cache stores at a time (None: each whole call)
     usage: Usage | None  # tokens reported by a server (None: the backend reports none)
 

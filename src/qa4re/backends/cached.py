@@ -60,6 +60,7 @@ class CachingBackend:
         self.fingerprint = backend.fingerprint
         self.max_batch_size = backend.max_batch_size
         self.supports_logprobs = backend.supports_logprobs
+        self.max_letter_options = backend.max_letter_options
         self.commit_every = backend.commit_every
         self.usage = backend.usage
         self.calls = 0

@@ -27,8 +27,9 @@ class FakeBackend:
     commit_every = None
     usage = None
 
-    def __init__(self, script: Script = first_answer, fingerprint: str = "fake", logprobs: bool | str = True) -> None:
+    def __init__(self, script: Script = first_answer, fingerprint: str = "fake", logprobs: bool | str = True, max_letter_options: int | None = None) -> None:
         self.script = script
+        self.max_letter_options = max_letter_options
         self.fingerprint = fingerprint
         self.supports_logprobs = logprobs is not False
         self._text_only = logprobs == "runtime"

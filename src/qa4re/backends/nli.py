@@ -29,6 +29,7 @@ class NLIBackend:
     """A local NLI cross-encoder: scores hypotheses by their entailment probability."""
 
     supports_logprobs = True
+    max_letter_options = None
     commit_every = None
     usage = None
 

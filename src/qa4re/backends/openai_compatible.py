@@ -155,6 +155,8 @@ class OpenAIBackend:
     """
 
     supports_logprobs = True
+    # Only the first token's top log-probabilities come back: past Z ("AB" may start with the token "A") letters cannot be told apart.
+    max_letter_options = 26
 
     def __init__(
         self,

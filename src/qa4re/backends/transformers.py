@@ -148,6 +148,7 @@ class TransformersBackend:
     """
 
     supports_logprobs = True
+    max_letter_options = None  # every answer is scored to its end, so letters past Z can win too
     commit_every = None
     usage = None
 

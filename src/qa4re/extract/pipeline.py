@@ -210,7 +210,8 @@ class Extractor:
             if self.config.scoring is Scoring.LOGPROBS and self.backend.supports_logprobs:
                 selected = self._preselected(pending) if self.config.preselect else list(pending)
                 prompts = [p for p in selected if isinstance(p, PreparedPrompt)]
-                scored = iter(self._score_large(prompts) if self.config.max_options else self._score(prompts))
+                size = self._round_size()
+                scored = iter(self._score_large(prompts, size) if size and any(len(p.prompt.options) > size for p in prompts) else self._score(prompts))
                 return [next(scored) if isinstance(p, PreparedPrompt) else p for p in selected]
             # Generation: asked for, or the only way a backend without log-probabilities answers.
             scoring = "generate" if self.config.scoring is Scoring.GENERATE else "text"
@@ -250,13 +251,18 @@ class Extractor:
             selected[k] = self._prepared(instance, among=tuple(o.relation for o in pending[k].prompt.options if o.relation in top))
         return selected
 
-    def _score_large(self, pending: Sequence[PreparedPrompt]) -> list[Output]:
-        """A tournament for prompts with more than ``max_options`` options: the candidates in groups
-        of ``max_options - 1`` (each round's prompts also offer NA), the groups' non-NA winners to
+    def _round_size(self) -> int | None:
+        """The most options per prompt: ``max_options``, else what the backend can tell apart by letter (QA4RE only)."""
+        if self.config.max_options:
+            return self.config.max_options
+        return self.backend.max_letter_options if self.config.method is Method.QA4RE else None
+
+    def _score_large(self, pending: Sequence[PreparedPrompt], size: int) -> list[Output]:
+        """A tournament for prompts with more than ``size`` options: the candidates in groups
+        of ``size - 1`` (each round's prompts also offer NA), the groups' non-NA winners to
         the next round, until one prompt holds them all; its answer is the prediction. No non-NA
         winner anywhere: NA, as the first group answered it. All prompts of a round go to the
         backend together."""
-        size = self.config.max_options or 0
         if size < 2:
             raise ValueError("max_options must be at least 2 (a candidate and NA)")
         na = self.schema.na_relation
