@@ -36,6 +36,9 @@ def has_prefix_answers(answers: Mapping[str, Sequence[int]]) -> bool:
     return any(b[: len(a)] == a for a, b in zip(targets, targets[1:], strict=False))
 
 
+TREE_HEAD_ROWS = 256  # answer-tree nodes whose vocabulary-wide logits exist at once
+
+
 class AnswerTree:
     """The answers' token sequences (all but each one's last token, which is only predicted) as a
     prefix tree flattened into one row: ``tokens[k]`` at depth ``depths[k]``, below ``ancestors[k]``."""
@@ -48,6 +51,11 @@ class AnswerTree:
         for target in answers.values():
             for end in range(1, len(target)):
                 self._node(tuple(target[:end]))
+        # node -> the tokens that follow it in some answer (every node has at least one)
+        self.children: dict[int, set[int]] = {}
+        for target in answers.values():
+            for node, token in zip(self.path(target), target[1:], strict=True):
+                self.children.setdefault(node, set()).add(token)
 
     def _node(self, prefix: tuple[int, ...]) -> int:
         if prefix not in self._nodes:
@@ -388,8 +396,7 @@ class TransformersBackend:
             mask.masked_fill_(~allowed, torch.finfo(self.model.dtype).min)
             positions = torch.tensor([[p + d for d in tree.depths]], device=self.device)
             ids = torch.tensor([tree.tokens], device=self.device)
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, **{self._cache_kwarg: cache}).logits[0]
-            later = torch.log_softmax(logits.float(), dim=-1).cpu()
+            later = self._tree_logprobs(ids, mask, positions, cache, tree.children)
         scores: dict[str, float] = {}
         for answer, target in encoded.answer_ids.items():
             if not target:
@@ -397,9 +404,31 @@ class TransformersBackend:
                 continue
             score = float(first[target[0]])
             for node, token in zip(tree.path(target), target[1:], strict=True):
-                score += float(later[node, token])
+                score += later[node, token]
             scores[answer] = score
         return OptionScores(scores, tokens=len(prompt) + len(tree.tokens))
+
+    def _tree_logprobs(self, ids: Any, mask: Any, positions: Any, cache: Any, children: dict[int, set[int]]) -> dict[tuple[int, int], float]:
+        """Log-probability of each (node, next token) the tree needs. The vocabulary-wide logits are
+        computed ``TREE_HEAD_ROWS`` nodes at a time, so memory stays bounded however many answers
+        there are (a 173-template tree would otherwise hold 1,400 x 49k floats twice)."""
+        torch = self._torch
+        decoder, head = self.model.get_decoder(), self.model.get_output_embeddings()
+        kwargs = {"input_ids": ids, "attention_mask": mask, "position_ids": positions, self._cache_kwarg: cache}
+        if decoder is None or head is None:  # no separate head: the whole logits at once
+            rows = self.model(**kwargs).logits[0]
+            heads: Any = lambda start, stop: rows[start:stop]  # noqa: E731
+        else:
+            hidden = decoder(**kwargs).last_hidden_state
+            heads = lambda start, stop: head(hidden[:, start:stop])[0]  # noqa: E731
+        found: dict[tuple[int, int], float] = {}
+        n = int(ids.shape[1])
+        for start in range(0, n, TREE_HEAD_ROWS):
+            logprobs = torch.log_softmax(heads(start, min(n, start + TREE_HEAD_ROWS)).float(), dim=-1)
+            for node in range(start, min(n, start + TREE_HEAD_ROWS)):
+                for token in children.get(node, ()):
+                    found[node, token] = float(logprobs[node - start, token])
+        return found
 
     # ---- generation --------------------------------------------------------------------
 
