@@ -110,3 +110,13 @@ def test_documents_and_a_ray_dataset_give_the_single_process_outputs(local_ray: 
     options = RayOptions(workers=1, block_size=8, threads=torch.get_num_threads())
     rows = map_dataset(ray.data.from_items([{"item": i} for i in instances]), pairs, options).take_all()
     assert [r["output"] for r in rows] == list(LocalEngine().map(instances, pairs))
+
+
+def test_pride_is_refused_before_any_work(tmp_path: Path) -> None:
+    from qa4re.errors import ConfigError
+    from qa4re.extract.debias import Debias
+
+    spec = ExtractorSpec(load_schema("semeval"), ExtractorConfig(debias=Debias.PRIDE), MODEL)
+    with pytest.raises(ConfigError, match="cannot run with --engine ray"):
+        _engine(tmp_path / "work").map([], spec)
+    assert not (tmp_path / "work").exists()
