@@ -81,3 +81,12 @@ def test_answer_prefix_and_content_free_calibration_run_end_to_end(tmp_path: Pat
     assert all(sum(r["option_probabilities"].values()) == pytest.approx(1.0) for r in records)
     bad = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", out, "--debias", "pryde", check=False)
     assert bad.returncode == 2 and "pryde" in bad.stderr
+
+
+def test_gold_offered_counts_positive_golds_among_the_final_options() -> None:
+    diagnostics = AnswerDiagnostics(na_relation="NA")
+    diagnostics.add(prediction("r1", {"A": 0.6, "B": 0.4}))  # offered
+    diagnostics.add(prediction("r9", {"A": 0.6, "B": 0.4}))  # dropped by a selection: not among the options
+    diagnostics.add(prediction("NA", {"A": 0.6, "B": 0.4}))  # NA gold: not counted
+    summary = diagnostics.summary()
+    assert (summary.n_gold_offered, summary.n_positive) == (1, 2)

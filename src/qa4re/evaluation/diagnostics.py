@@ -54,6 +54,9 @@ class AnswerDiagnostics:
     masses: list[float] = field(default_factory=list)
     ranks: list[float] = field(default_factory=list)
     chances: list[float] = field(default_factory=list)
+    na_relation: str | None = None  # given: count how often a gold relation was among the options (selection's recall)
+    positives: int = 0
+    offered: int = 0
 
     def add(self, prediction: Prediction) -> None:
         """Count one prediction (rule-based ones, e.g. NA for an unknown type pair, are not model answers)."""
@@ -62,6 +65,10 @@ class AnswerDiagnostics:
         self.answers[prediction.answer if prediction.scoring == "logprobs" and prediction.answer else prediction.relation] += 1
         if prediction.letter_mass is not None:
             self.masses.append(prediction.letter_mass)
+        if self.na_relation is not None and prediction.gold is not None and prediction.gold != self.na_relation:
+            self.positives += 1
+            offered = set(prediction.letter_to_relation.values())
+            self.offered += any(g in offered for g in (prediction.gold, *prediction.other_golds))
         ranked = gold_rank(prediction)
         if ranked is not None:
             self.ranks.append(ranked[0])
@@ -78,7 +85,8 @@ class AnswerDiagnostics:
             rank = GoldRank(n, sum(self.ranks) / n, sum(self.chances) / n, sum(advantages) / n, _interval(advantages, samples, seed))
         share = count / total if total else None
         mass = sum(self.masses) / len(self.masses) if self.masses else None
-        return Diagnostics(total, top, share, dict(self.answers.most_common(10)), mass, rank, warnings(total, top, share, mass, rank))
+        return Diagnostics(total, top, share, dict(self.answers.most_common(10)), mass, rank, warnings(total, top, share, mass, rank),
+                           self.positives, self.offered)  # fmt: skip
 
 
 def warnings(n_answers: int, top_answer: str | None, share: float | None, mass: float | None, rank: GoldRank | None) -> tuple[str, ...]:

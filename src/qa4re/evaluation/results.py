@@ -60,6 +60,8 @@ class Diagnostics:
     mean_letter_mass: float | None
     gold_rank: GoldRank | None
     warnings: tuple[str, ...]
+    n_positive: int = 0  # model-answered examples whose gold is a relation (not NA)
+    n_gold_offered: int = 0  # of those, how many had a gold relation among the final prompt's options (selection's recall)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -131,7 +131,7 @@ def evaluate(
     advance = progress(n_examples) if progress else (lambda _: None)
     settings.output.mkdir(parents=True, exist_ok=True)
     pairs: Counter[tuple[str, str | None]] = Counter()
-    diagnostics = AnswerDiagnostics()
+    diagnostics = AnswerDiagnostics(na_relation=schema.na_relation)
     n_errors = n_model_errors = n_fallback = n_rule = 0
     started = time.perf_counter()
     reset_peak_rss()

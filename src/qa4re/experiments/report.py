@@ -115,6 +115,7 @@ class Cost:
     seconds_per_example: float | None
     peak_rss_mib: float | None
     model_calls: int
+    gold_offered: tuple[int, int] | None = None  # the first seed's examples with a gold relation among the final options, of those with one
 
 
 def _cost(cells: Sequence[CellResult]) -> Cost:
@@ -125,6 +126,7 @@ def _cost(cells: Sequence[CellResult]) -> Cost:
     return Cost(
         statistics.fmean(tokens) if tokens else None, round(statistics.fmean(seconds), 2) if seconds else None,
         max(peaks) if peaks else None, sum(c.model_calls for c in cells),
+        (first.n_gold_offered, first.n_positive) if (first := cells[0].evaluation.diagnostics).n_positive else None,
     )  # fmt: skip
 
 
@@ -306,14 +308,16 @@ def _cost_table(rows: Sequence[dict[str, Any]]) -> list[str]:
     example and peak memory over the runs that called the model ("–": all answered from the cache)."""
     if not any(g.get("cost") for g in rows):
         return []
-    lines = ["### Cost", "", "| variant | model | templates | shots | prompts/ex. | tokens/ex. | s/ex. | peak RSS MiB | new model calls |"]
-    lines.append("|---|---|---|---|---|---|---|---|---|")
+    lines = ["### Cost", "", "Gold offered: examples whose gold relation (not NA) was among the options of the prompt that decided, of those", ""]
+    lines += ["| variant | model | templates | shots | prompts/ex. | tokens/ex. | s/ex. | peak RSS MiB | new model calls | gold offered |"]
+    lines.append("|---|---|---|---|---|---|---|---|---|---|")
     for g in rows:
         c = g.get("cost") or {}
         shown = [f"{g['prompts_per_example']:.2f}" if g.get("prompts_per_example") is not None else "–"]
         formats = (("tokens_per_example", ".0f"), ("seconds_per_example", ".2f"), ("peak_rss_mib", ".0f"))
         shown += [f"{c[k]:{f}}" if c.get(k) is not None else "–" for k, f in formats]
-        lines.append("| " + " | ".join([g["variant"], g["model"], g["templates"], str(g["shots"]), *shown, str(c.get("model_calls", 0))]) + " |")
+        offered = f"{c['gold_offered'][0]}/{c['gold_offered'][1]}" if c.get("gold_offered") else "–"
+        lines.append("| " + " | ".join([g["variant"], g["model"], g["templates"], str(g["shots"]), *shown, str(c.get("model_calls", 0)), offered]) + " |")
     return [*lines, ""]
 
 
