@@ -3,9 +3,11 @@
 A Re-DocRED test pair whose type pair the constraints do not know falls back to all 96 relations
 and NA: 97 options, letters A to CS, some of them two tokens. This prints the prompt's length, the
 seconds and the peak resident memory of scoring it, against a plain forward pass over the same
-tokens in the same process (the floor), and the ratios.
+tokens in the same process (the floor), and the ratios. With ``--webred FOLDER`` it then scores
+the preselection's ranking prompt of WebRED test's first pair (173 filled templates, SuRE-style,
+one answer tree) and prints its tokens and its peak RSS over the loaded model (peak reset first).
 
-    .venv/bin/python bench/large_schema.py [--data ../shared/data/redocred] [--model default]
+    .venv/bin/python bench/large_schema.py [--data ../shared/data/redocred] [--model default] [--webred ../shared/data/webred]
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import torch
 from qa4re.backends.base import ScoreRequest
 from qa4re.backends.transformers import TransformersBackend
 from qa4re.datasets import dataset_file, read_dataset
+from qa4re.evaluation.memory import peak_rss_mib, reset_peak_rss
 from qa4re.extract.pipeline import ExtractorConfig, PreparedPrompt, PromptBuilder
+from qa4re.prompts.render import Method
 from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import UnknownTypePair
 from qa4re.types import RelationInstance
@@ -34,6 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/data/redocred"))
     parser.add_argument("--model", default="default")
+    parser.add_argument("--webred", type=Path, help="also measure a 173-template ranking prompt on this WebRED folder")
     args = parser.parse_args()
     schema = load_schema("redocred")
     builder = PromptBuilder(schema, ExtractorConfig(use_constraints=False, unknown_type_pair=UnknownTypePair.ALL))
@@ -61,6 +66,22 @@ def main() -> None:
     print(f"seconds: plain forward pass {forward_s:.2f}, scoring all options {score_s:.2f} (ratio {score_s / forward_s:.2f})")
     print(f"scoring's extra peak over the forward pass: {score_peak - forward_peak:.0f} MiB; target: peak under 2048 MiB -> "
           f"{'met' if score_peak < 2048 else 'NOT met'}")  # fmt: skip
+    if args.webred:
+        ranking(backend, args.webred)
+
+
+def ranking(backend: TransformersBackend, folder: Path) -> None:
+    """The preselection's ranking prompt of one WebRED pair: every relation's filled templates in one answer tree."""
+    schema = load_schema("webred")
+    path = dataset_file("webred", folder, "test")
+    instance = next(i for i in read_dataset("webred", path, split="test") if isinstance(i, RelationInstance))
+    prepared = PromptBuilder(schema, ExtractorConfig(method=Method.SURE)).prepare(instance)
+    assert isinstance(prepared, PreparedPrompt)
+    reset_peak_rss()
+    before = peak_rss_mib()
+    (scores,) = backend.score_options([ScoreRequest(prepared.prompt.text, prepared.prompt.answers, per_token=True)])
+    print(f"ranking prompt (WebRED, {len(prepared.prompt.answers)} templates): {scores.tokens} tokens run; "
+          f"peak RSS {peak_rss_mib():.0f} MiB over {before:.0f} MiB before it")  # fmt: skip
 
 
 if __name__ == "__main__":
