@@ -103,6 +103,10 @@ EngineOpt = Annotated[EngineKind, typer.Option(help="Where the pipeline runs: th
 RayAddressOpt = Annotated[Optional[str], typer.Option(help="--engine ray: an existing cluster (auto, ray://HOST:10001); default: a local instance.")]  # noqa: UP045
 WorkersOpt = Annotated[int, typer.Option(min=1, help="--engine ray: actors, each with its own copy of the model.")]
 BlockSizeOpt = Annotated[int, typer.Option(min=1, help="--engine ray: items per task, the unit of retry and resume.")]
+RayThreadsOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(min=1, help="--engine ray: torch threads per actor (default: its CPUs); the single process's count gives bit-identical scores."),
+]
 RayWorkDirOpt = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option(help="--engine ray: staged input and finished blocks (a rerun skips them); on a cluster, a folder every node sees."),
@@ -137,7 +141,7 @@ ENGINE_OPTIONS = [
     inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
     for name, kind, default in [
         ("engine", EngineOpt, EngineKind.LOCAL), ("ray_address", RayAddressOpt, None), ("workers", WorkersOpt, 1), ("ray_block_size", BlockSizeOpt, 64),
-        ("ray_work_dir", RayWorkDirOpt, None),
+        ("ray_work_dir", RayWorkDirOpt, None), ("ray_threads", RayThreadsOpt, None),
     ]
 ]  # fmt: skip
 
@@ -169,8 +173,10 @@ def _extractor_config(constraints: bool, **values: object) -> ExtractorConfig:
     return ExtractorConfig(use_constraints=constraints, **values)  # type: ignore[arg-type]
 
 
-def _engine_settings(engine: EngineKind, ray_address: str | None, workers: int, ray_block_size: int, ray_work_dir: Path | None) -> EngineSettings:
-    return EngineSettings(engine, ray_address, workers, ray_block_size, ray_work_dir)
+def _engine_settings(
+    engine: EngineKind, ray_address: str | None, workers: int, ray_block_size: int, ray_work_dir: Path | None, ray_threads: int | None
+) -> EngineSettings:
+    return EngineSettings(engine, ray_address, workers, ray_block_size, ray_work_dir, ray_threads)
 
 
 model_options = option_bundle("backend_settings", MODEL_OPTIONS, _backend_settings)

@@ -212,15 +212,16 @@ class EngineSettings:
     workers: int = 1
     block_size: int = 64
     work_dir: Path | None = None
+    threads: int | None = None  # torch threads per actor (None: its CPUs)
 
     def build(self, default_work_dir: Path, backend: Backend | None = None) -> Engine:
         """The engine; ray is imported only here, and only for ``--engine ray``."""
         if self.kind is EngineKind.LOCAL:
-            if self.address or self.workers != 1 or self.work_dir:
-                raise ConfigError("--ray-address, --workers and --ray-work-dir need --engine ray")
+            if self.address or self.workers != 1 or self.work_dir or self.threads:
+                raise ConfigError("--ray-address, --workers, --ray-work-dir and --ray-threads need --engine ray")
             return LocalEngine(backend)
         try:
             from qa4re.integrations.ray import RayEngine, RayOptions
         except ImportError as exc:
             raise ConfigError(f"--engine ray needs the ray extra (pip install 'qa4re[ray]'): {exc}") from None
-        return RayEngine(RayOptions(self.address, self.workers, self.block_size), self.work_dir or default_work_dir)
+        return RayEngine(RayOptions(self.address, self.workers, self.block_size, threads=self.threads), self.work_dir or default_work_dir)
