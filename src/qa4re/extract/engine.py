@@ -90,7 +90,8 @@ class ExtractorSpec:
 
     @property
     def key(self) -> str:
-        return _digest("pairs", self.schema, self.config, self.model.model, self.model.chat_template, self.model.batch_size, self.demonstrations)
+        m = self.model  # what decides the outputs (not the cache path, prices or retries)
+        return _digest("pairs", self.schema, self.config, m.model, m.chat_template, m.batch_size, m.base_url, m.api, m.letter_tokenizer, self.demonstrations)
 
     @property
     def unit(self) -> int:
