@@ -56,6 +56,16 @@ def letter_relation_probabilities(letter_to_relation: Mapping[str, str], probabi
     return by_relation
 
 
+def best_by_relation(options: Sequence[Option], scores: Mapping[str, float], skip: str | None = None) -> dict[str, float]:
+    """Each relation's best score over its options (a relation with several templates counts its best one);
+    ``scores`` by option letter (a missing one counts -inf); ``skip`` leaves that relation out."""
+    best: dict[str, float] = {}
+    for option in options:
+        if option.relation != skip:
+            best[option.relation] = max(best.get(option.relation, -math.inf), scores.get(option.letter, -math.inf))
+    return best
+
+
 def thresholded_relation(by_relation: Mapping[str, float], na_relation: str, threshold: float) -> str:
     """The best non-NA relation when its probability reaches ``threshold``, else NA."""
     positive = {r: p for r, p in by_relation.items() if r != na_relation}

@@ -75,6 +75,9 @@ class DocumentRunner:
         return self.documents.extract(items)
 
 
+COUNTERS = ("calls", "requests", "tokens")  # what a (caching) backend counts: model calls, requests, tokens
+
+
 def _digest(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:24]
 
@@ -170,7 +173,7 @@ class LocalEngine:
     def map(self, items: Iterable[I], spec: Spec[I, O]) -> Iterator[O]:
         runner = spec.build(self.backend)
         self.backend = runner.backend
-        self._before = {name: getattr(runner.backend, name, 0) for name in ("calls", "requests", "tokens")}
+        self._before = {name: getattr(runner.backend, name, 0) for name in COUNTERS}
         return runner.stream(items)
 
     def _delta(self, name: str) -> int | None:

@@ -23,7 +23,7 @@ from qa4re.extract.debias import (
     position_prior,
     position_probabilities,
 )
-from qa4re.extract.decode import apply_na_threshold, decide, parse_label, parse_letter, thresholded_relation
+from qa4re.extract.decode import apply_na_threshold, best_by_relation, decide, parse_label, parse_letter, thresholded_relation
 from qa4re.prompts.options import OptionOrder
 from qa4re.prompts.render import Demonstration, Method, RenderedPrompt, build_options, render_prompt, select_demonstrations
 from qa4re.schemas.model import RelationSchema, UnknownTypePair
@@ -243,10 +243,7 @@ class Extractor:
                 why = f"model call failed (pre-ranking): {s.error}"
                 selected[k] = ErrorRecord(instance.id, instance.source, None, None, why, instance.relation, kind="model")
                 continue
-            best: dict[str, float] = {}
-            for option in r.prompt.options:
-                if option.relation != na:
-                    best[option.relation] = max(best.get(option.relation, -math.inf), s.logprobs.get(option.letter, -math.inf))
+            best = best_by_relation(r.prompt.options, s.logprobs, skip=na)
             top = set(sorted(best, key=lambda relation: -best[relation])[:keep])
             selected[k] = self._prepared(instance, among=tuple(o.relation for o in pending[k].prompt.options if o.relation in top))
         return selected
@@ -406,9 +403,7 @@ class Extractor:
         """NLI: a relation's score is its best template's entailment probability; NA when no relation reaches
         the threshold (``na_threshold``, default 0.5 as Ask2Transformers' zero-shot setting)."""
         entailment = {o.letter: math.exp(scores.logprobs.get(o.letter, -math.inf)) for o in p.prompt.options}
-        by_relation: dict[str, float] = {}
-        for option in p.prompt.options:
-            by_relation[option.relation] = max(by_relation.get(option.relation, 0.0), entailment[option.letter])
+        by_relation = best_by_relation(p.prompt.options, entailment)
         threshold = NLI_THRESHOLD if self.config.na_threshold is None else self.config.na_threshold
         relation = thresholded_relation(by_relation, self.schema.na_relation, threshold)
         answer = max(entailment, key=entailment.__getitem__) if relation != self.schema.na_relation else None

@@ -33,7 +33,7 @@ import ray.data
 
 from qa4re.errors import BackendUnavailable, ConfigError, Qa4reError
 from qa4re.extract.debias import Debias
-from qa4re.extract.engine import DocumentSpec, ExtractorSpec, Runner, Spec
+from qa4re.extract.engine import COUNTERS, DocumentSpec, ExtractorSpec, Runner, Spec
 from qa4re.types import ErrorRecord
 
 T = TypeVar("T")
@@ -62,6 +62,11 @@ class RayOptions:
     block_size: int = 64
     cpus_per_worker: float | None = None
     threads: int | None = None
+
+
+def block_rows(options: RayOptions, spec: Spec[Any, Any]) -> int:
+    """Items per task: ``options.block_size`` rounded up to a multiple of the spec's scoring unit."""
+    return math.ceil(max(1, options.block_size) / spec.unit) * spec.unit
 
 
 def ensure_ray(options: RayOptions) -> None:
@@ -113,9 +118,8 @@ class _Built(Generic[T, R]):
         return self.runner
 
 
-def _meter(runner: Runner[Any, Any] | None) -> tuple[int, int, int]:
-    backend = runner.backend if runner else None
-    return getattr(backend, "calls", 0), getattr(backend, "requests", 0), getattr(backend, "tokens", 0)
+def _meter(runner: Runner[Any, Any]) -> tuple[int, ...]:
+    return tuple(getattr(runner.backend, name, 0) for name in COUNTERS)
 
 
 class _BlockWorker:
@@ -178,7 +182,7 @@ class RayEngine:
         return self._run(rows, spec)
 
     def _stage(self, items: Iterable[T], spec: Spec[T, R]) -> list[dict[str, Any]]:
-        size = math.ceil(max(1, self.options.block_size) / spec.unit) * spec.unit
+        size = block_rows(self.options, spec)
         folder = self.work_dir / spec.key
         (folder / "blocks").mkdir(parents=True, exist_ok=True)
         (folder / "done").mkdir(parents=True, exist_ok=True)
@@ -236,6 +240,6 @@ def map_dataset(dataset: ray.data.Dataset, spec: ExtractorSpec | DocumentSpec, o
     options = options or RayOptions()
     cpus = _cpus(options)
     return dataset.map_batches(
-        _ItemWorker, fn_constructor_args=(spec, options.threads or int(cpus)), batch_size=math.ceil(options.block_size / spec.unit) * spec.unit,
+        _ItemWorker, fn_constructor_args=(spec, options.threads or int(cpus)), batch_size=block_rows(options, spec),
         compute=ray.data.ActorPoolStrategy(size=options.workers), num_cpus=cpus, batch_format="pandas",
     )  # fmt: skip
