@@ -120,3 +120,12 @@ def test_pride_is_refused_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot run with --engine ray"):
         _engine(tmp_path / "work").map([], spec)
     assert not (tmp_path / "work").exists()
+
+
+def test_a_work_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    from qa4re.errors import ConfigError
+
+    (tmp_path / "file").write_text("x")
+    spec = ExtractorSpec(load_schema("semeval"), ExtractorConfig(), MODEL)
+    with pytest.raises(ConfigError, match="cannot hold the Ray work folder"):
+        _engine(tmp_path / "file").map([], spec)

@@ -175,8 +175,8 @@ class RayEngine:
         pairs = spec.pairs if isinstance(spec, DocumentSpec) else spec
         if isinstance(pairs, ExtractorSpec) and pairs.config.debias is Debias.PRIDE:
             raise ConfigError("--debias pride estimates its prior from the first inputs of one stream; it cannot run with --engine ray")
+        rows = self._stage(items, spec)  # before Ray starts: a bad work folder is one line, not a cluster start
         ensure_ray(self.options)
-        rows = self._stage(items, spec)
         self.blocks = len(rows)
         self.reused_blocks = sum(Path(r["done"]).exists() for r in rows)
         return self._run(rows, spec)
@@ -184,8 +184,11 @@ class RayEngine:
     def _stage(self, items: Iterable[T], spec: Spec[T, R]) -> list[dict[str, Any]]:
         size = block_rows(self.options, spec)
         folder = self.work_dir / spec.key
-        (folder / "blocks").mkdir(parents=True, exist_ok=True)
-        (folder / "done").mkdir(parents=True, exist_ok=True)
+        try:
+            (folder / "blocks").mkdir(parents=True, exist_ok=True)
+            (folder / "done").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{self.work_dir}: cannot hold the Ray work folder ({exc.strerror}); give --ray-work-dir a folder") from None
         rows: list[dict[str, Any]] = []
         iterator = iter(items)
         while block := list(islice(iterator, size)):
