@@ -25,6 +25,26 @@ def embedded_completion_backend():  # type: ignore[no-untyped-def]
     return TransformersBackend("default", chat_template=False, batch_size=4)
 
 
+@pytest.fixture(scope="session")
+def tiny_nli(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random NLI cross-encoder saved as a local folder (scripts/build_tiny_nli.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_tiny_nli", Path(__file__).resolve().parents[1] / "scripts" / "build_tiny_nli.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build(tmp_path_factory.mktemp("nli") / "tiny-nli")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke mode's tiny random T5, saved as a local folder."""
+    from qa4re.experiments.smoke import build_tiny_t5
+
+    return build_tiny_t5(tmp_path_factory.mktemp("t5") / "tiny-t5")
+
+
 NEWS_ENTITIES = {
     "PERSON": ["Marie Curie", "Tim Cook", "Anna Berg"],
     "GPE": ["Warsaw", "Cupertino", "California"],
@@ -52,7 +72,7 @@ def news_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # Modules whose tests run the qa4re command, which loads the embedded model in a subprocess.
-COMMAND_MODULES = {"test_cli", "test_cli_errors", "test_ner", "test_experiments", "test_serve"}
+COMMAND_MODULES = {"test_cli", "test_cli_errors", "test_ner", "test_experiments", "test_serve", "test_placement_entry_points", "test_paper_grid"}
 MODEL_FIXTURES = {"embedded_backend", "embedded_completion_backend", "service"}
 
 

@@ -60,17 +60,6 @@ def test_sure_runs_end_to_end_on_the_embedded_model(tmp_path: Path) -> None:
     assert metrics["n_examples"] == len(records) and metrics["run"]["prompts_per_example"] == 1.0
 
 
-@pytest.fixture(scope="module")
-def tiny_nli(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("build_tiny_nli", Path(__file__).resolve().parents[1] / "scripts" / "build_tiny_nli.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build(tmp_path_factory.mktemp("nli") / "tiny-nli")  # type: ignore[no-any-return]
-
-
 def test_the_entailment_class_comes_from_the_model_config() -> None:
     from qa4re.backends.nli import entailment_index
     from qa4re.errors import BackendUnavailable

@@ -35,12 +35,25 @@ def test_a_spec_key_names_what_decides_the_outputs() -> None:
     spec = ExtractorSpec(load_schema("tacred"), ExtractorConfig(), BackendSettings())
     assert spec.key == ExtractorSpec(load_schema("tacred"), ExtractorConfig(), BackendSettings(cache=Path("elsewhere"))).key
     assert spec.key != ExtractorSpec(load_schema("tacred"), ExtractorConfig(shots=1), BackendSettings()).key
-    assert spec.unit == BackendSettings().batch_size * 4
+    assert spec.key != ExtractorSpec(load_schema("tacred"), ExtractorConfig(), BackendSettings(dtype="bfloat16")).key
+    assert spec.key != ExtractorSpec(load_schema("tacred"), ExtractorConfig(), BackendSettings(device="cpu")).key
+    assert spec.unit == 8 * 4  # the CPU's default batch (no CUDA here)
+    assert ExtractorSpec(load_schema("tacred"), ExtractorConfig(), BackendSettings(batch_size=3)).unit == 12
+
+
+def test_a_worker_reserves_a_gpu_when_the_model_is_asked_to_run_on_cuda() -> None:
+    schema = load_schema("tacred")
+    assert ExtractorSpec(schema, ExtractorConfig(), BackendSettings(device="cuda")).gpus == 1.0
+    assert ExtractorSpec(schema, ExtractorConfig(), BackendSettings(device="cuda:1")).gpus == 1.0
+    assert ExtractorSpec(schema, ExtractorConfig(), BackendSettings()).gpus == 0.0
+    assert ExtractorSpec(schema, ExtractorConfig(), BackendSettings("openai:m", device="cuda")).gpus == 0.0  # a served model runs elsewhere
 
 
 def test_ray_options_without_the_ray_engine_are_refused() -> None:
     with pytest.raises(ConfigError, match="need --engine ray"):
         EngineSettings(EngineKind.LOCAL, workers=4).build(Path("work"))
+    with pytest.raises(ConfigError, match="--ray-gpus need --engine ray"):
+        EngineSettings(EngineKind.LOCAL, gpus=1).build(Path("work"))
 
 
 def test_the_single_process_path_never_imports_ray(tmp_path: Path) -> None:

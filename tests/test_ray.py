@@ -129,3 +129,16 @@ def test_a_work_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     spec = ExtractorSpec(load_schema("semeval"), ExtractorConfig(), MODEL)
     with pytest.raises(ConfigError, match="cannot hold the Ray work folder"):
         _engine(tmp_path / "file").map([], spec)
+
+
+def test_the_placement_reaches_the_model_in_every_actor(local_ray: None, tmp_path: Path) -> None:
+    from qa4re.integrations.ray import RayEngine, RayOptions, _gpus
+
+    items = list(read_dataset("semeval", SEMEVAL / "TEST_FILE_FULL.TXT", OnError.SKIP))[:4]
+    placed = BackendSettings(model="default", batch_size=2, cache=tmp_path / "c.sqlite", device="cpu", dtype="bfloat16")
+    spec = ExtractorSpec(load_schema("semeval"), ExtractorConfig(), placed)
+    engine = RayEngine(RayOptions(workers=1, block_size=8, cpus_per_worker=1), tmp_path / "work")
+    outputs = list(engine.map(items, spec))
+    assert len(outputs) == 4 and engine.fingerprint.endswith(":bfloat16@cpu")
+    cuda = ExtractorSpec(load_schema("semeval"), ExtractorConfig(), replace(placed, device="cuda"))
+    assert _gpus(RayOptions(), cuda) == 1.0 and _gpus(RayOptions(gpus_per_worker=0.5), cuda) == 0.5 and _gpus(RayOptions(), spec) == 0.0

@@ -24,7 +24,7 @@ from qa4re.evaluation.report import headline_rows
 from qa4re.evaluation.run import EvaluationSettings, dataset_schema, evaluate, sampled
 from qa4re.experiments.config import load_experiment
 from qa4re.experiments.plots import write_plots
-from qa4re.experiments.report import compare_to_baseline, group_results, results_json, write_results
+from qa4re.experiments.report import compare_to_baseline, group_results, published_rows, results_json, write_results
 from qa4re.experiments.runner import CellResult, run_experiment
 from qa4re.extract.debias import Debias
 from qa4re.extract.engine import DocumentSpec, EngineKind, EngineSettings, ExtractorSpec
@@ -49,8 +49,20 @@ TemplatesOpt = Annotated[Optional[str], typer.Option(help="Template set (temp1..
 SchemaOpt = Annotated[Optional[str], typer.Option(help="Schema name or YAML/JSON file (default: the dataset's).")]  # noqa: UP045
 ShotsOpt = Annotated[int, typer.Option(help="Demonstrations per prompt (type-matched, seeded).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed for sampling and demonstrations.")]
-ModelOpt = Annotated[str, typer.Option(help="default (embedded SmolLM2-135M-Instruct), a hub id, a local folder or a .gguf file.")]
-BatchOpt = Annotated[int, typer.Option(help="Prompts per forward pass.")]
+ModelOpt = Annotated[
+    str,
+    typer.Option(help="default (embedded SmolLM2-135M-Instruct), a hub id, a folder, a .gguf file, llama:FILE.gguf (llama.cpp), openai:NAME or nli:NAME."),
+]
+BatchOpt = Annotated[Optional[int], typer.Option(min=1, help="Prompts per forward pass (default: 8 on a CPU, 32 on CUDA).")]  # noqa: UP045
+DeviceOpt = Annotated[str, typer.Option(help="Local models: auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps.")]
+DtypeOpt = Annotated[
+    str, typer.Option(help="Local models: auto (bfloat16 on a GPU that supports it, float32 on CPU), float32, bfloat16 or float16 (refused for T5).")
+]
+DeviceMapOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="Local models: spread a model larger than one device with accelerate (auto, balanced, balanced_low_0, sequential)."),
+]
+ThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="llama: models: CPU threads (default: every core this process may use).")]  # noqa: UP045
 ChatOpt = Annotated[
     bool | None, typer.Option("--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template (default: when it has one).")
 ]  # noqa: UP045
@@ -107,6 +119,10 @@ RayThreadsOpt = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option(min=1, help="--engine ray: torch threads per actor (default: its CPUs); the single process's count gives bit-identical scores."),
 ]
+RayGpusOpt = Annotated[
+    Optional[float],  # noqa: UP045
+    typer.Option(min=0, help="--engine ray: GPUs per actor (default: 1 when --device is cuda, else 0)."),
+]
 RayWorkDirOpt = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option(help="--engine ray: staged input and finished blocks (a rerun skips them); on a cluster, a folder every node sees."),
@@ -117,7 +133,8 @@ CacheOpt = Annotated[Optional[Path], typer.Option(help="Model-output cache file 
 MODEL_OPTIONS = [
     inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
     for name, kind, default in [
-        ("model", ModelOpt, "default"), ("batch_size", BatchOpt, 8), ("chat_template", ChatOpt, None), ("cache", CacheOpt, None),
+        ("model", ModelOpt, "default"), ("batch_size", BatchOpt, None), ("chat_template", ChatOpt, None), ("cache", CacheOpt, None),
+        ("device", DeviceOpt, "auto"), ("dtype", DtypeOpt, "auto"), ("device_map", DeviceMapOpt, None), ("threads", ThreadsOpt, None),
         ("base_url", BaseUrlOpt, None), ("api", ApiOpt, "chat"), ("concurrency", ConcurrencyOpt, 4), ("timeout", TimeoutOpt, 60.0),
         ("max_retries", RetriesOpt, 5), ("letter_tokenizer", LetterTokenizerOpt, None), ("price_per_million_input", PriceInOpt, None),
         ("price_per_million_output", PriceOutOpt, None),
@@ -141,7 +158,7 @@ ENGINE_OPTIONS = [
     inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
     for name, kind, default in [
         ("engine", EngineOpt, EngineKind.LOCAL), ("ray_address", RayAddressOpt, None), ("workers", WorkersOpt, 1), ("ray_block_size", BlockSizeOpt, 64),
-        ("ray_work_dir", RayWorkDirOpt, None), ("ray_threads", RayThreadsOpt, None),
+        ("ray_work_dir", RayWorkDirOpt, None), ("ray_threads", RayThreadsOpt, None), ("ray_gpus", RayGpusOpt, None),
     ]
 ]  # fmt: skip
 
@@ -174,9 +191,15 @@ def _extractor_config(constraints: bool, **values: object) -> ExtractorConfig:
 
 
 def _engine_settings(
-    engine: EngineKind, ray_address: str | None, workers: int, ray_block_size: int, ray_work_dir: Path | None, ray_threads: int | None
+    engine: EngineKind,
+    ray_address: str | None,
+    workers: int,
+    ray_block_size: int,
+    ray_work_dir: Path | None,
+    ray_threads: int | None,
+    ray_gpus: float | None,
 ) -> EngineSettings:
-    return EngineSettings(engine, ray_address, workers, ray_block_size, ray_work_dir, ray_threads)
+    return EngineSettings(engine, ray_address, workers, ray_block_size, ray_work_dir, ray_threads, ray_gpus)
 
 
 model_options = option_bundle("backend_settings", MODEL_OPTIONS, _backend_settings)
@@ -290,7 +313,8 @@ def predict_command(
     spec = ExtractorSpec(relation_schema, extractor_config, backend_settings, tuple(pool))
     with progress_bar("predict") as start:
         summary = predict_file(engine.map(read_dataset("jsonl", input, on_error), spec), output, start(total))
-    console.print(f"wrote {summary.records} records to {output} ({summary.errors} errors, {engine.calls} new model calls)")
+    console.print(f"wrote {summary.records} records to {output} ({summary.errors} errors, {engine.calls} new model calls; model {engine.fingerprint})",
+                  soft_wrap=True, markup=False)  # fmt: skip
 
 
 @app.command("extract")
@@ -332,7 +356,9 @@ def extract_command(
         summary = extract_file(results, output, csv_output, start(total, "documents"))
     console.print(
         f"{summary.documents} documents, {summary.pairs} pairs scored, {summary.triples} triples, {summary.errors} errors, "
-        f"{engine.calls} new model calls; wrote {output}"
+        f"{engine.calls} new model calls; wrote {output}; model {engine.fingerprint}",
+        soft_wrap=True,
+        markup=False,
     )
     for hint in summary.hints(set(relation_schema.entity_types) if constraints else set(), str(input)):
         console.print(f"[yellow]warning: {hint}[/yellow]", soft_wrap=True)
@@ -414,10 +440,18 @@ def experiment_command(
     config: Annotated[Path, typer.Argument(help="Experiment YAML (see experiments/).")],
     output: Annotated[Path, typer.Option(help="Folder for results.md, results.json, plots/ and one folder per cell.")],
     bootstrap_samples: Annotated[int, typer.Option(help="Bootstrap resamples for intervals and paired tests.")] = 1000,
+    smoke: Annotated[
+        bool, typer.Option("--smoke", help="Run the grid on a tiny random T5 built here, 8 examples per dataset: plumbing, not accuracy.")
+    ] = False,
 ) -> None:
     """Run a grid of evaluations (datasets x variants x template sets x shots x models x seeds) and report it."""
     experiment = load_experiment(config)
     output.mkdir(parents=True, exist_ok=True)
+    if smoke:
+        from qa4re.experiments.smoke import smoke as smoke_config
+
+        experiment = smoke_config(experiment, output)
+        console.print("smoke mode: every model is a tiny random T5 built here, at most 8 examples per dataset; the F1 means nothing")
 
     def report_cell(result: CellResult) -> None:
         threshold = f", NA threshold {result.na_threshold:.3f} (dev)" if result.na_threshold is not None else ""
@@ -429,6 +463,8 @@ def experiment_command(
     groups = group_results(results, bootstrap_samples)
     data = results_json(experiment, results, groups, compare_to_baseline(groups, bootstrap_samples, experiment.baseline))
     write_results(output, data, write_plots(groups, output / "plots"))
+    for dataset, variant, model, measured, paper, difference in published_rows(data):
+        console.print(f"{dataset} · {variant} · {model}: F1 {measured:.2f}, paper {paper:.2f}, Δ {difference:+.2f}", markup=False)
     console.print(f"{len(results)} cells, {data['model_calls']} new model calls; wrote {output}/results.md, results.json, plots/")
 
 

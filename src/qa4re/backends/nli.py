@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.device import BATCH_DEFAULTS, Placement, load_placed, resolve
 from qa4re.errors import BackendError, BackendUnavailable
 
 
@@ -33,24 +34,25 @@ class NLIBackend:
     commit_every = None
     usage = None
 
-    def __init__(self, model: str, batch_size: int = 32) -> None:
+    def __init__(self, model: str, batch_size: int | None = None, device: str = "auto", dtype: str = "auto", device_map: str | None = None) -> None:
         try:
             import torch
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+            from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
         except ImportError as exc:  # pragma: no cover - the base install has both
             raise BackendUnavailable(f"the NLI backend needs torch and transformers ({exc})") from None
         self._torch = torch
         if model.startswith((".", "/", "~")) and not Path(model).expanduser().is_dir():
             raise BackendUnavailable(f"{model}: no such NLI model folder")
         try:
+            self.placement = resolve(Placement(device, dtype, device_map), getattr(AutoConfig.from_pretrained(model), "model_type", None))
             self.tokenizer = AutoTokenizer.from_pretrained(model)
-            self.model = AutoModelForSequenceClassification.from_pretrained(model).eval()
+            self.model = load_placed(AutoModelForSequenceClassification, model, self.placement)
         except OSError as exc:
             raise BackendUnavailable(f"cannot load the NLI model '{model}': {exc}") from None
         self.entailment = entailment_index(self.model.config.id2label)
-        self.max_batch_size = batch_size
+        self.max_batch_size = batch_size or BATCH_DEFAULTS[self.placement.kind][0]
         identity = Path(model).resolve().name if Path(model).exists() else model
-        self.fingerprint = f"nli:{identity}:entailment={self.entailment}"
+        self.fingerprint = f"nli:{identity}:entailment={self.entailment}{self.placement.tag}"
 
     def entailment_logprobs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """log P(entailment) of each (premise, hypothesis) pair, in order."""
@@ -59,6 +61,7 @@ class NLIBackend:
             for start in range(0, len(pairs), self.max_batch_size):
                 batch = pairs[start : start + self.max_batch_size]
                 encoded: Any = self.tokenizer([p for p, _ in batch], [h for _, h in batch], padding=True, truncation=True, return_tensors="pt")
+                encoded = encoded.to(self.model.device)
                 logits = self.model(**encoded).logits.float()
                 out += torch.log_softmax(logits, dim=-1)[:, self.entailment].tolist()
         return out

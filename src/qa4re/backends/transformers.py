@@ -13,27 +13,18 @@ import inspect
 import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.device import BATCH_DEFAULTS, Placement, load_placed, resolve
 from qa4re.backends.embedded import resolve_model
+from qa4re.backends.encoding import Encoded, PromptEncoder, has_prefix_answers, per_token, stop_at
 from qa4re.errors import BackendError, BackendUnavailable
 
-
-@dataclass(frozen=True, slots=True)
-class _Encoded:
-    prompt_ids: list[int]
-    answer_ids: dict[str, list[int]]
+__all__ = ["AnswerTree", "PrefixStates", "TransformersBackend", "has_prefix_answers", "prefix_grouped_batches"]
 
 
 KVStates = list[tuple[Any, Any]]  # per layer: (keys, values), batch 1
-
-
-def has_prefix_answers(answers: Mapping[str, Sequence[int]]) -> bool:
-    """True when one answer's tokens begin another's (its score could never exceed the other's prefix)."""
-    targets = sorted(tuple(t) for t in answers.values() if t)
-    return any(b[: len(a)] == a for a, b in zip(targets, targets[1:], strict=False))
 
 
 TREE_HEAD_ROWS = 256  # answer-tree nodes whose vocabulary-wide logits exist at once
@@ -147,10 +138,11 @@ class TransformersBackend:
         model: ``default`` (embedded SmolLM2), a hub id, a local folder or a ``.gguf`` file.
         chat_template: wrap prompts in the tokenizer's chat template (causal LMs that have one).
             None: use it when present. Seq2seq models always get the bare prompt.
-        batch_size: most prompts per forward pass.
-        device: torch device (``cpu``, ``cuda``...).
+        batch_size: most prompts per forward pass (default: 8 on a CPU, 32 on CUDA).
+        device, dtype, device_map: where and in what precision the model runs
+            (:mod:`qa4re.backends.device`; default: CUDA in bfloat16 when available, else the CPU in float32).
         token_budget: most padded tokens per forward pass of the letter-scoring path (prompts are
-            bucketed by length, so a batch of short prompts holds more of them).
+            bucketed by length, so a batch of short prompts holds more of them; default: 4,096 on a CPU, 32,768 on CUDA).
         prefix_reuse: run a prefix that the prompts of a batch share (instruction, shared
             demonstrations, the start of a sentence with many pairs) once and reuse its KV states.
     """
@@ -167,9 +159,11 @@ class TransformersBackend:
         model: str = "default",
         *,
         chat_template: bool | None = None,
-        batch_size: int = 8,
-        device: str = "cpu",
-        token_budget: int = 4096,
+        batch_size: int | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        device_map: str | None = None,
+        token_budget: int | None = None,
         prefix_reuse: bool = True,
     ) -> None:
         try:
@@ -181,16 +175,17 @@ class TransformersBackend:
         path, identity = resolve_model(model)
         try:
             config = AutoConfig.from_pretrained(path)
+            self.placement = resolve(Placement(device, dtype, device_map), getattr(config, "model_type", None))
             self.tokenizer = AutoTokenizer.from_pretrained(path)
             self.is_seq2seq = bool(getattr(config, "is_encoder_decoder", False))
-            loader = AutoModelForSeq2SeqLM if self.is_seq2seq else AutoModelForCausalLM
-            self.model = loader.from_pretrained(path).to(device).eval()  # type: ignore[arg-type]
+            self.model = load_placed(AutoModelForSeq2SeqLM if self.is_seq2seq else AutoModelForCausalLM, path, self.placement)
         except OSError as exc:
             raise BackendUnavailable(f"cannot load model '{model}': {exc}") from None
-        self.device = device
+        self.device = self.model.device  # the first layer's device when a device map spreads the model
         self.max_positions: int | None = getattr(self.model.config, "max_position_embeddings", None)  # None: no fixed context (T5)
-        self.max_batch_size = batch_size
-        self.token_budget = token_budget
+        default_batch, default_budget = BATCH_DEFAULTS[self.placement.kind]
+        self.max_batch_size = batch_size or default_batch
+        self.token_budget = token_budget or default_budget
         self.prefix_reuse = prefix_reuse and not self.is_seq2seq
         self._prefixes = PrefixStates(max_tokens=16384)
         # transformers 5 renamed the forward argument past_key_values to cache.
@@ -203,8 +198,10 @@ class TransformersBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         # What ends an answer: the end of the turn (chat), the end of the output (seq2seq), or a newline.
         newline = self.tokenizer("\n", add_special_tokens=False)["input_ids"]
-        self._end_ids: list[int] = [self.tokenizer.eos_token_id] if self.use_chat_template or self.is_seq2seq else newline
-        self.fingerprint = f"transformers:{identity}:{'seq2seq' if self.is_seq2seq else 'causal'}:chat={self.use_chat_template}"
+        end_ids = [self.tokenizer.eos_token_id] if self.use_chat_template or self.is_seq2seq else newline
+        self.encoder = PromptEncoder(self._tokenize, self._chat if self.use_chat_template else None, tuple(end_ids), self.is_seq2seq, self.max_positions)
+        kind = "seq2seq" if self.is_seq2seq else "causal"
+        self.fingerprint = f"transformers:{identity}:{kind}:chat={self.use_chat_template}{self.placement.tag}"
 
     def clear_prefix_cache(self) -> None:
         """Forget the stored prefix KV states (benchmarks start each timed run from empty)."""
@@ -212,41 +209,21 @@ class TransformersBackend:
 
     # ---- text -> ids -------------------------------------------------------------------
 
-    def _prompt_text(self, prompt: str, system: str | None, answer_prefix: str = "") -> str:
-        """The model's input text; ``answer_prefix`` starts the assistant turn (chat) or follows the prompt."""
-        if not self.use_chat_template:
-            return prompt + answer_prefix
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-        return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)) + answer_prefix
-
-    def _ids(self, text: str) -> list[int]:
-        # Chat-template text already holds its special tokens; T5 wants its trailing </s>.
-        ids: list[int] = self.tokenizer(text, add_special_tokens=self.is_seq2seq or not self.use_chat_template)["input_ids"]
+    def _tokenize(self, text: str, special: bool) -> list[int]:
+        ids: list[int] = self.tokenizer(text, add_special_tokens=special)["input_ids"]
         return ids
 
-    def _encode(self, request: ScoreRequest) -> _Encoded:
-        text = self._prompt_text(request.prompt, request.system, request.answer_prefix)
-        prompt_ids = self._ids(text)
-        if self.max_positions and len(prompt_ids) > self.max_positions:
-            raise BackendError(f"the prompt has {len(prompt_ids)} tokens, more than the model's context of {self.max_positions}")
-        # The answer follows a chat turn's start directly, or a space after other text ("Option: A").
-        bare = text[-1:].isspace() or (self.use_chat_template and not request.answer_prefix)
-        answers: dict[str, list[int]] = {}
-        for answer in request.answers:
-            if self.is_seq2seq:
-                answers[answer] = self.tokenizer(answer, add_special_tokens=False)["input_ids"]
-                continue
-            surface = answer if bare else " " + answer
-            # Tokenize prompt + answer together (as the model would see it) and keep the tail.
-            whole = self._ids(text + surface)
-            if whole[: len(prompt_ids)] == prompt_ids:
-                answers[answer] = whole[len(prompt_ids) :]
-            else:
-                answers[answer] = self.tokenizer(surface, add_special_tokens=False)["input_ids"]
-        if has_prefix_answers(answers):
-            # "A" would be a prefix of "AJ" (two tokens here): every answer is scored up to its end, so any can win.
-            answers = {a: [*t, *self._end_ids] for a, t in answers.items()}
-        return _Encoded(prompt_ids, answers)
+    def _chat(self, messages: list[dict[str, str]]) -> str:
+        return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+
+    def _prompt_text(self, prompt: str, system: str | None, answer_prefix: str = "") -> str:
+        return self.encoder.text(prompt, system, answer_prefix)
+
+    def _ids(self, text: str) -> list[int]:
+        return self.encoder.ids(text)
+
+    def _encode(self, request: ScoreRequest) -> Encoded:
+        return self.encoder.encode(request)
 
     # ---- scoring -----------------------------------------------------------------------
 
@@ -280,7 +257,7 @@ class TransformersBackend:
                     results[i] = self._score_answer_tree(encoded[i])
         for k, (request, e, r) in enumerate(zip(requests, encoded, results, strict=True)):
             if request.per_token and r is not None:  # length-normalised: mean log-probability per answer token
-                results[k] = OptionScores({a: v / max(1, len(e.answer_ids[a])) for a, v in r.logprobs.items()}, r.complete, tokens=r.tokens)
+                results[k] = per_token(r, e)
         return [r for r in results if r is not None]
 
     def _padded(self, sequences: list[list[int]], left: bool) -> tuple[Any, Any]:
@@ -358,7 +335,7 @@ class TransformersBackend:
         out = self.model(input_ids=ids, attention_mask=full_mask, position_ids=positions, logits_to_keep=1, **{self._cache_kwarg: cache})
         return torch.log_softmax(out.logits[:, -1].float(), dim=-1).cpu()
 
-    def _score_seq2seq_multi_token(self, encoded: _Encoded) -> OptionScores:
+    def _score_seq2seq_multi_token(self, encoded: Encoded) -> OptionScores:
         """Seq2seq, one request: encode once, teacher-force every answer in the decoder."""
         torch = self._torch
         scores = {answer: -math.inf for answer, target in encoded.answer_ids.items() if not target}
@@ -374,7 +351,7 @@ class TransformersBackend:
                 scores[answer] = float(sum(logprobs[row, j, tok] for j, tok in enumerate(target)))
         return OptionScores({a: scores[a] for a in encoded.answer_ids}, tokens=len(encoded.prompt_ids) + sum(len(t) for _, t in live))
 
-    def _score_answer_tree(self, encoded: _Encoded) -> OptionScores:
+    def _score_answer_tree(self, encoded: Encoded) -> OptionScores:
         """Causal LM, one request: the prompt runs once; then every answer's tokens run in one row on
         top of its KV cache, as a prefix tree (shared answer prefixes once), each token attending to
         the prompt and its own ancestors only. No copy of the cache per answer: memory is one
@@ -456,9 +433,7 @@ class TransformersBackend:
                 new = generated if self.is_seq2seq else generated[:, ids.shape[1] :]
                 for request, row in zip(batch, new, strict=True):
                     text = str(self.tokenizer.decode(row[: request.max_new_tokens], skip_special_tokens=True)).lstrip()
-                    for stop in request.stop:
-                        text = text.split(stop, 1)[0] if stop else text
-                    outputs.append(text)
+                    outputs.append(stop_at(text, request.stop))
         return outputs
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import DATASETS
 from qa4re.errors import ConfigError, UnknownNameError
 from qa4re.evaluation.run import runs_on
@@ -67,12 +68,29 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model of the grid; ``name`` labels it in the report."""
+    """One model of the grid; ``name`` labels it in the report. The other fields are the
+    :class:`~qa4re.backends.settings.BackendSettings` of the same names."""
 
     name: str
     model: str
-    batch_size: int = 8
+    batch_size: int | None = None
     chat_template: bool | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    device_map: str | None = None
+    threads: int | None = None
+
+    def settings(self, cache: Path | None) -> BackendSettings:
+        """The backend settings of this model (``cache``: the grid's output cache)."""
+        fields = {k: getattr(self, k) for k in MODEL_KEYS if k not in ("name", "model")}
+        return BackendSettings(model=self.model, cache=cache, **fields)
+
+
+# Keys of a model entry and their types; batch_size, device and dtype may also be set for every model at the top level.
+MODEL_KEYS: dict[str, type] = {
+    "name": str, "model": str, "batch_size": int, "chat_template": bool, "device": str, "dtype": str, "device_map": str, "threads": int,
+}  # fmt: skip
+MODEL_DEFAULT_KEYS = ("batch_size", "device", "dtype")
 
 
 @dataclass(frozen=True)
@@ -215,18 +233,24 @@ def _dataset(reader: _Reader, index: int, data: Any) -> DatasetSpec:
     )  # fmt: skip
 
 
-def _model(reader: _Reader, index: int, data: Any, batch_size: int) -> ModelSpec:
-    if isinstance(data, str):
-        return ModelSpec(data, data, batch_size)
+def _model(reader: _Reader, index: int, data: Any, defaults: Mapping[str, Any]) -> ModelSpec:
     where = f"models[{index}]."
+    if isinstance(data, str):
+        data = {"model": data}
     if not isinstance(data, Mapping):
         raise reader.fail(f"models[{index}]", "expected a model name or a mapping with name and model")
-    reader.known(data, {"name", "model", "batch_size", "chat_template"}, where)
-    model = reader.get(data, "model", str, None, where)
-    if model is None:
+    reader.known(data, set(MODEL_KEYS), where)
+    values = {key: reader.get(data, key, kind, defaults.get(key), where) for key, kind in MODEL_KEYS.items()}
+    if values["model"] is None:
         raise reader.fail(f"{where}model", "required")
-    name = reader.get(data, "name", str, model, where)
-    return ModelSpec(name, model, reader.get(data, "batch_size", int, batch_size, where), reader.get(data, "chat_template", bool, None, where))
+    values["name"] = values["name"] or values["model"]
+    values = {k: v for k, v in values.items() if v is not None}
+    try:
+        spec = ModelSpec(**values)
+        spec.settings(None)  # a misspelt device, dtype or device map names its key here
+    except ConfigError as exc:
+        raise reader.fail(f"{where.rstrip('.')}", str(exc)) from None
+    return spec
 
 
 def load_experiment(path: Path) -> ExperimentConfig:
@@ -240,7 +264,7 @@ def load_experiment(path: Path) -> ExperimentConfig:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    top_keys = {"name", "description", "datasets", "models", "methods", "variants", "shots", "seeds", "sample_seed", "batch_size", "cache", "baseline"}
+    top_keys = {"name", "description", "datasets", "models", "methods", "variants", "shots", "seeds", "sample_seed", "cache", "baseline", *MODEL_DEFAULT_KEYS}
     reader.known(data, top_keys, "")
     variants = dict(builtin_variants())
     variants.update(reader.get(data, "variants", Mapping, {}))
@@ -254,13 +278,13 @@ def load_experiment(path: Path) -> ExperimentConfig:
     datasets = reader.get(data, "datasets", list, None)
     if not datasets:
         raise reader.fail("datasets", "required: a non-empty list")
-    batch_size = reader.get(data, "batch_size", int, 8)
+    model_defaults = {key: reader.get(data, key, MODEL_KEYS[key], None) for key in MODEL_DEFAULT_KEYS}
     cache_path = reader.get(data, "cache", str, None)
     return ExperimentConfig(
         name=reader.get(data, "name", str, path.stem),
         source=path,
         datasets=tuple(_dataset(reader, i, d) for i, d in enumerate(datasets)),
-        models=tuple(_model(reader, i, m, batch_size) for i, m in enumerate(reader.get(data, "models", list, ["default"]))),
+        models=tuple(_model(reader, i, m, model_defaults) for i, m in enumerate(reader.get(data, "models", list, ["default"]))),
         variants=tuple(_variant(reader, name, variants[name]) for name in methods),
         shots=reader.int_list(data, "shots", [0]),
         seeds=reader.int_list(data, "seeds", [0]),

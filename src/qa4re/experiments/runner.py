@@ -46,6 +46,7 @@ class CellResult:
             "method": c.variant.method.value, "templates": c.templates, "shots": c.shots, "seed": c.seed,
             **{k: v for k, v in self.evaluation.metrics.to_json().items() if k in HEADLINE},
             "na_threshold": self.na_threshold, "model_calls": self.model_calls, "seconds": self.seconds, "directory": str(self.directory),
+            "fingerprint": self.evaluation.run.fingerprint,
         }  # fmt: skip
 
 
@@ -92,7 +93,7 @@ def _dev_threshold(directory: Path, na_relation: str) -> float:
 
 def model_settings(config: ExperimentConfig, cell: Cell) -> BackendSettings:
     """The backend settings of a cell's model (all cells share the config's cache)."""
-    return BackendSettings(model=cell.model.model, batch_size=cell.model.batch_size, chat_template=cell.model.chat_template, cache=config.cache)
+    return cell.model.settings(config.cache)
 
 
 def run_cell(config: ExperimentConfig, cell: Cell, backend: CachingBackend, output: Path, progress: Callable[[int], Progress] | None = None) -> CellResult:

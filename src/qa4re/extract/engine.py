@@ -50,6 +50,9 @@ class Spec(Protocol[T_contra, R_co]):
     @property
     def unit(self) -> int: ...
 
+    @property
+    def gpus(self) -> float: ...  # GPUs each worker that runs it reserves
+
     def build(self, backend: Backend | None = None) -> Runner[T_contra, R_co]: ...
 
 
@@ -94,12 +97,18 @@ class ExtractorSpec:
     @property
     def key(self) -> str:
         m = self.model  # what decides the outputs (not the cache path, prices or retries)
-        return _digest("pairs", self.schema, self.config, m.model, m.chat_template, m.batch_size, m.base_url, m.api, m.letter_tokenizer, self.demonstrations)
+        model = (m.model, m.chat_template, m.batch_size, m.base_url, m.api, m.letter_tokenizer, m.device, m.dtype, m.device_map)
+        return _digest("pairs", self.schema, self.config, *model, self.demonstrations)
 
     @property
     def unit(self) -> int:
         """Items the pipeline scores together (a batch split at these boundaries scores the same)."""
-        return self.model.batch_size * 4
+        return self.model.effective_batch_size() * 4
+
+    @property
+    def gpus(self) -> float:
+        """GPUs a worker of this pipeline needs: one when the model is asked to run on CUDA."""
+        return 1.0 if self.model.local and self.model.device.startswith("cuda") else 0.0
 
     def extractor(self, backend: Backend) -> Extractor:
         return Extractor(self.schema, backend, self.config, self.demonstrations)
@@ -130,6 +139,10 @@ class DocumentSpec:
     @property
     def unit(self) -> int:
         return self.chunk
+
+    @property
+    def gpus(self) -> float:
+        return self.pairs.gpus
 
     def build(self, backend: Backend | None = None) -> DocumentRunner:
         """The pipeline on ``backend`` (default: the model's, with the output cache)."""
@@ -217,15 +230,17 @@ class EngineSettings:
     block_size: int = 64
     work_dir: Path | None = None
     threads: int | None = None  # torch threads per actor (None: its CPUs)
+    gpus: float | None = None  # GPUs per actor (None: one when the model runs on CUDA, else none)
 
     def build(self, default_work_dir: Path, backend: Backend | None = None) -> Engine:
         """The engine; ray is imported only here, and only for ``--engine ray``."""
         if self.kind is EngineKind.LOCAL:
-            if self.address or self.workers != 1 or self.work_dir or self.threads:
-                raise ConfigError("--ray-address, --workers, --ray-work-dir and --ray-threads need --engine ray")
+            if self.address or self.workers != 1 or self.work_dir or self.threads or self.gpus is not None:
+                raise ConfigError("--ray-address, --workers, --ray-work-dir, --ray-threads and --ray-gpus need --engine ray")
             return LocalEngine(backend)
         try:
             from qa4re.integrations.ray import RayEngine, RayOptions
         except ImportError as exc:
             raise ConfigError(f"--engine ray needs the ray extra (pip install 'qa4re[ray]'): {exc}") from None
-        return RayEngine(RayOptions(self.address, self.workers, self.block_size, threads=self.threads), self.work_dir or default_work_dir)
+        options = RayOptions(self.address, self.workers, self.block_size, threads=self.threads, gpus_per_worker=self.gpus)
+        return RayEngine(options, self.work_dir or default_work_dir)

@@ -55,6 +55,8 @@ class RayOptions:
         threads: torch threads per actor; None: its CPUs. Scores are bit-identical to a single
             process only with the same thread count (a matrix product sums in another order with
             another count: probabilities then differ around the sixth decimal).
+        gpus_per_worker: GPUs each actor reserves (Ray sets its CUDA_VISIBLE_DEVICES); None: one
+            when the pipeline's model is asked to run on CUDA (``device: cuda``), else none.
     """
 
     address: str | None = None
@@ -62,6 +64,7 @@ class RayOptions:
     block_size: int = 64
     cpus_per_worker: float | None = None
     threads: int | None = None
+    gpus_per_worker: float | None = None
 
 
 def block_rows(options: RayOptions, spec: Spec[Any, Any]) -> int:
@@ -78,6 +81,10 @@ def ensure_ray(options: RayOptions) -> None:
     else:
         ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
+def _gpus(options: RayOptions, spec: Spec[Any, Any]) -> float:
+    return spec.gpus if options.gpus_per_worker is None else options.gpus_per_worker
 
 
 def _cpus(options: RayOptions) -> float:
@@ -209,7 +216,7 @@ class RayEngine:
         cpus = _cpus(self.options)
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             _BlockWorker, fn_constructor_args=(spec, self.options.threads or int(cpus), str(self.work_dir)), batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=self.options.workers), num_cpus=cpus,
+            compute=ray.data.ActorPoolStrategy(size=self.options.workers), num_cpus=cpus, num_gpus=_gpus(self.options, spec),
         )  # fmt: skip
         for expected, row in enumerate(dataset.iter_rows()):
             if int(row["block"]) != expected:  # preserve_order guarantees this; a silent reorder would corrupt the output
@@ -244,5 +251,5 @@ def map_dataset(dataset: ray.data.Dataset, spec: ExtractorSpec | DocumentSpec, o
     cpus = _cpus(options)
     return dataset.map_batches(
         _ItemWorker, fn_constructor_args=(spec, options.threads or int(cpus)), batch_size=block_rows(options, spec),
-        compute=ray.data.ActorPoolStrategy(size=options.workers), num_cpus=cpus, batch_format="pandas",
+        compute=ray.data.ActorPoolStrategy(size=options.workers), num_cpus=cpus, num_gpus=_gpus(options, spec), batch_format="pandas",
     )  # fmt: skip

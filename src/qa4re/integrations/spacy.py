@@ -72,8 +72,11 @@ class RelationExtractor:
         "include_na": False,
         "max_entities": 20,
         "max_pairs": 200,
-        "batch_size": 8,
+        "batch_size": None,
         "cache": None,
+        "device": "auto",
+        "dtype": "auto",
+        "device_map": None,
     },
 )
 def make_relation_extractor(
@@ -87,12 +90,16 @@ def make_relation_extractor(
     include_na: bool,
     max_entities: int,
     max_pairs: int,
-    batch_size: int,
+    batch_size: int | None,
     cache: str | None,
+    device: str,
+    dtype: str,
+    device_map: str | None,
 ) -> RelationExtractor:
     """Build the component: the schema and its entity-type map, and the model (loaded once)."""
     relation_schema = load_schema(schema, templates)
-    backend = BackendSettings(model=model, batch_size=batch_size, cache=Path(cache) if cache else None).build()
+    settings = BackendSettings(model=model, batch_size=batch_size, cache=Path(cache) if cache else None, device=device, dtype=dtype, device_map=device_map)
+    backend = settings.build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig())
     type_map = load_entity_types(entity_types, relation_schema, schema)
     return RelationExtractor(extractor, type_map, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs)
