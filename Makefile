@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SEMEVAL ?= ../shared/data/semeval2010_task8
 
-.PHONY: install install-server install-ray demo test test-unit test-server test-ray lint bench bench-served bench-ray clean
+.PHONY: install install-llama install-server install-ray demo test test-unit test-llama test-server test-ray lint bench bench-llama bench-served bench-ray clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,19 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 
 install: $(BIN)/.installed
 
-# llama.cpp's OpenAI-compatible server for the served-model tests; compiles llama.cpp (minutes).
+# llama.cpp in process (the llama: backend); compiles llama.cpp (minutes).
 # A portable AVX2 build, not -march=native: on CPUs with AMX, llama.cpp 0.3.36's native build
 # repacks the Q4_1 weights for AMX and crashes on the first request. --no-cache-dir keeps pip
-# from reusing a wheel built another way.
+# from reusing a wheel built another way. bench/README.md: the flags measured beyond AVX2.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
-$(BIN)/.installed-server: $(BIN)/.installed
+$(BIN)/.installed-llama: $(BIN)/.installed
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q --no-cache-dir -c constraints.txt -e '.[dev,llama]'
+	touch $@
+
+install-llama: $(BIN)/.installed-llama
+
+# llama.cpp's OpenAI-compatible server for the served-model tests: the same llama.cpp build plus the server's packages.
+$(BIN)/.installed-server: $(BIN)/.installed-llama
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q --no-cache-dir -c constraints.txt -e '.[dev,server]'
 	touch $@
 
@@ -44,6 +51,10 @@ test: install
 test-unit: install
 	$(BIN)/pytest -q -m 'not model and not server'
 
+# The llama: backend: the backend contract, token ids equal to transformers', the commands (embedded GGUF; a minute).
+test-llama: install-llama
+	$(BIN)/pytest -q -m llama
+
 test-server: install-server
 	$(BIN)/pytest -q -m server
 
@@ -57,6 +68,9 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/throughput.py --data $(SEMEVAL) --limit 100 --sentences 8
+
+bench-llama: install-server
+	$(BIN)/python bench/llama.py --data $(SEMEVAL) --limit 100 --served --models default $(wildcard models/qwen2.5-coder-0.5b-instruct.gguf models/qwen2.5-coder-1.5b-instruct.gguf)
 
 bench-served: install-server
 	$(BIN)/python bench/served.py --data $(SEMEVAL) --limit 100

@@ -34,12 +34,13 @@ from qa4re.types import RelationInstance
 
 
 @contextmanager
-def llama_server(alias: str) -> Iterator[str]:
+def llama_server(alias: str, model: str | None = None, threads: int = 2) -> Iterator[str]:
+    """llama-cpp-python's server on a free loopback port, serving ``model`` (default: the embedded GGUF)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf()), "--model_alias", alias, "--host", "127.0.0.1",
-               "--port", str(port), "--n_ctx", "4096", "--logits_all", "true", "--n_threads", "2"]  # fmt: skip
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", model or str(embedded_gguf()), "--model_alias", alias, "--host", "127.0.0.1",
+               "--port", str(port), "--n_ctx", "4096", "--logits_all", "true", "--n_threads", str(threads)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(240):

@@ -26,6 +26,15 @@ def embedded_completion_backend():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def embedded_llama():  # type: ignore[no-untyped-def]
+    """The embedded GGUF file run by llama.cpp in process (the llama extra)."""
+    pytest.importorskip("llama_cpp")
+    from qa4re.backends.llama import LlamaBackend
+
+    return LlamaBackend("default")
+
+
+@pytest.fixture(scope="session")
 def tiny_nli(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random NLI cross-encoder saved as a local folder (scripts/build_tiny_nli.py)."""
     import importlib.util
@@ -73,7 +82,7 @@ def news_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # Modules whose tests run the qa4re command, which loads the embedded model in a subprocess.
 COMMAND_MODULES = {"test_cli", "test_cli_errors", "test_ner", "test_experiments", "test_serve", "test_placement_entry_points", "test_paper_grid"}
-MODEL_FIXTURES = {"embedded_backend", "embedded_completion_backend", "service"}
+MODEL_FIXTURES = {"embedded_backend", "embedded_completion_backend", "embedded_llama", "service"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,8 +1,9 @@
 """The Backend contract, checked the same way on every transport.
 
-fake (scripted), transformers (the real embedded model), and the OpenAI-compatible client over real
-HTTP against a loopback stub of the API (chat and completions; one variant that returns no
-log-probabilities). The llama.cpp server runs the same client in test_served_model.py.
+fake (scripted), transformers (the real embedded model), llama (the embedded GGUF file in llama.cpp,
+in process; ``-m llama``), and the OpenAI-compatible client over real HTTP against a loopback stub of
+the API (chat and completions; one variant that returns no log-probabilities). The llama.cpp server
+runs the same client in test_served_model.py.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def stub_api_without_logprobs() -> Iterator[str]:
 TRANSPORTS = [
     "fake",
     pytest.param("transformers", marks=pytest.mark.model),
+    pytest.param("llama", marks=[pytest.mark.model, pytest.mark.llama]),
     "openai-chat",
     "openai-completions",
     "openai-no-logprobs",
@@ -105,6 +107,8 @@ def backend(request: pytest.FixtureRequest) -> Backend:
         return FakeBackend()
     if kind == "transformers":
         return request.getfixturevalue("embedded_backend")  # type: ignore[no-any-return]
+    if kind == "llama":
+        return request.getfixturevalue("embedded_llama")  # type: ignore[no-any-return]
     if kind == "openai-no-logprobs":
         return OpenAIBackend("stub", base_url=request.getfixturevalue("stub_api_without_logprobs"), concurrency=2)
     return OpenAIBackend("stub", base_url=request.getfixturevalue("stub_api"), api=kind.removeprefix("openai-"), concurrency=2)

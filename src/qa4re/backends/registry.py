@@ -13,6 +13,7 @@ BACKENDS = {
     "fake": "qa4re.backends.fake:FakeBackend",
     "openai": "qa4re.backends.openai_compatible:OpenAIBackend",
     "nli": "qa4re.backends.nli:NLIBackend",
+    "llama": "qa4re.backends.llama:LlamaBackend",
 }
 
 
