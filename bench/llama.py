@@ -12,7 +12,8 @@ For each model, on the same seeded SemEval test sample of QA4RE prompts (chat te
      bare evaluation of the same token ids (Llama.reset + Llama.eval per prompt, last logits read: the
      bound), with the ratio llama: / bare;
   4. load time and peak RSS of each backend, each in a fresh process (transformers: from its converted
-     fp32 copy; the first conversion's time and peak are printed when this run made it);
+     fp32 copy; the first conversion's time and peak are printed when this run made it); ``--loads``
+     measures only load times, from disk (the page cache dropped, as root) and from the page cache;
   5. the served path: llama-cpp-python's OpenAI-compatible server with the same file (--logits_all, as
      log-probabilities need), scored through the openai: backend (chat API, top log-probabilities of the
      first token) at concurrency 1 (with --served).
@@ -55,11 +56,16 @@ def worker(kind: str, model: str, data: Path, limit: int, seed: int) -> dict[str
     """One backend in this (fresh) process: load, score every request, and for llama: the bare bound
     (``load-transformers``: load only, which converts a GGUF file the first time)."""
     requests = requests_for(data, limit, seed)
-    if kind == "load-transformers":
-        from qa4re.backends.transformers import TransformersBackend
-
+    if kind.startswith("load-"):
         start = time.perf_counter()
-        TransformersBackend(model)
+        if kind == "load-llama":
+            from qa4re.backends.llama import LlamaBackend
+
+            LlamaBackend(model)
+        else:
+            from qa4re.backends.transformers import TransformersBackend
+
+            TransformersBackend(model)
         return {"load_s": time.perf_counter() - start, "peak_rss_mib": peak_mib()}
     start = time.perf_counter()
     if kind == "llama":
@@ -98,6 +104,26 @@ def run_worker(kind: str, model: str, args: argparse.Namespace, python: str = sy
     return json.loads(done.stdout.splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def drop_page_cache() -> bool:
+    """Empty the kernel's page cache (root only), so the next load reads the file from disk."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("1\n")
+        return True
+    except OSError:
+        return False
+
+
+def loads(model: str, args: argparse.Namespace) -> None:
+    """Load times of both backends in fresh processes: from disk (page cache dropped) and from the page cache."""
+    for kind in ("load-llama", "load-transformers"):
+        cold = run_worker(kind, model, args)["load_s"] if drop_page_cache() else None
+        warm = run_worker(kind, model, args)
+        name = kind.removeprefix("load-")
+        shown = f"from disk {cold:.2f} s, " if cold is not None else "(page cache not droppable here) "
+        print(f"   load {name}: {shown}from the page cache {warm['load_s']:.2f} s (peak RSS {warm['peak_rss_mib']:.0f} MiB)")
+
+
 def best(scores: dict[str, float], answers: tuple[str, ...]) -> str:
     return max(answers, key=lambda a: scores.get(a, float("-inf")))  # first in option order on ties, as the pipeline decides
 
@@ -124,10 +150,16 @@ def main() -> None:
     parser.add_argument("--served", action="store_true", help="also measure llama-cpp-python's server (needs the server extra)")
     parser.add_argument("--build", action="append", default=[], metavar="NAME=PYTHON",
                         help="also run the llama: backend with another llama.cpp build (the python of a venv that has it)")  # fmt: skip
+    parser.add_argument("--loads", action="store_true", help="only the load times: from disk (page cache dropped, root only) and from the page cache")
     parser.add_argument("--worker", nargs=2, metavar=("KIND", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker[0], args.worker[1], args.data, args.limit, args.seed)))
+        return
+    if args.loads:
+        for model in args.models:
+            print(f"== {model}")
+            loads(model, args)
         return
     requests = requests_for(args.data, args.limit, args.seed)
     print(f"{len(requests)} SemEval QA4RE prompts (seed {args.seed}); CPUs {len(os.sched_getaffinity(0))}")

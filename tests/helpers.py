@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,30 @@ def qa4re(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@contextmanager
+def serving(*args: str | Path, startup: float = 180) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``qa4re serve ARGS`` on a free loopback port: yields its base URL and its first /health answer; stopped after."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    command = [sys.executable, "-m", "qa4re", "serve", "--port", str(port), *map(str, args)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + startup
+        while True:
+            try:
+                health = json.loads(urllib.request.urlopen(base + "/health", timeout=2).read())
+                break
+            except OSError:
+                assert process.poll() is None and time.time() < deadline, "qa4re serve did not start"
+                time.sleep(0.3)
+        yield base, health
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

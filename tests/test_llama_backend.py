@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from helpers import SEMEVAL, qa4re, read_jsonl
+from helpers import SEMEVAL, qa4re, read_jsonl, serving
 from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE, GenerateRequest, ScoreRequest
 from qa4re.backends.transformers import TransformersBackend
 from qa4re.datasets import OnError, read_dataset
@@ -173,24 +169,9 @@ def test_dtype_for_a_llama_model_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_serve_runs_on_llama(tmp_path: Path) -> None:
-    from test_serve import document, free_port, post
+    from test_serve import document, post
 
-    port = free_port()
-    command = [sys.executable, "-m", "qa4re", "serve", "--schema", "tacred", "--port", str(port), "--model", "llama:default",
-               "--cache", str(tmp_path / "c.sqlite")]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())
-                break
-            except OSError:
-                assert process.poll() is None and time.time() < deadline, "qa4re serve did not start"
-                time.sleep(0.3)
+    with serving("--schema", "tacred", "--model", "llama:default", "--cache", tmp_path / "c.sqlite") as (base, health):
         assert health["model"].startswith("llama:embedded:")
-        status, body = post(f"http://127.0.0.1:{port}/extract", json.dumps({**document("Anna Berg", "Oslo"), "include_na": True}).encode())
+        status, body = post(f"{base}/extract", json.dumps({**document("Anna Berg", "Oslo"), "include_na": True}).encode())
         assert status == 200 and body["triples"], body
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -4,13 +4,12 @@ predict, extract, serve, experiment grids and the spaCy factory (the Ray engine:
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from helpers import SEMEVAL, qa4re, read_jsonl
+from helpers import SEMEVAL, qa4re, read_jsonl, serving
 from qa4re.errors import ConfigError
 
 BF16_TAG = ":bfloat16@cpu"
@@ -147,26 +146,5 @@ def test_the_spacy_factory_takes_the_placement(tmp_path: Path) -> None:
 
 
 def test_serve_reports_the_placed_model(tmp_path: Path) -> None:
-    import subprocess
-    import time
-    import urllib.request
-
-    from test_serve import free_port
-
-    port = free_port()
-    command = [sys.executable, "-m", "qa4re", "serve", "--schema", "tacred", "--port", str(port), "--cache", str(tmp_path / "c.sqlite"),
-               "--device", "cpu", "--dtype", "bfloat16"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())
-                break
-            except OSError:
-                assert process.poll() is None and time.time() < deadline, "qa4re serve did not start"
-                time.sleep(0.3)
+    with serving("--schema", "tacred", "--cache", tmp_path / "c.sqlite", "--device", "cpu", "--dtype", "bfloat16") as (_, health):
         assert health["model"].endswith(BF16_TAG)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)

@@ -24,6 +24,15 @@ class Encoded:
     answer_ids: dict[str, list[int]]
 
 
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """Number of leading tokens ``a`` and ``b`` share."""
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
 def has_prefix_answers(answers: Mapping[str, Sequence[int]]) -> bool:
     """True when one answer's tokens begin another's (its score could never exceed the other's prefix)."""
     targets = sorted(tuple(t) for t in answers.values() if t)

@@ -34,7 +34,7 @@ from typing import Any
 
 from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
 from qa4re.backends.embedded import EMBEDDED_NAMES, embedded_gguf, gguf_fingerprint
-from qa4re.backends.encoding import Encoded, PromptEncoder, per_token, stop_at
+from qa4re.backends.encoding import Encoded, PromptEncoder, common_prefix_length, per_token, stop_at
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError
 
 DEFAULT_CONTEXT = 8192  # KV cells allocated when the model's own context is longer
@@ -48,14 +48,6 @@ def log_softmax(row: Any) -> Any:
     x = np.asarray(row, dtype=np.float64)
     top = x.max()
     return x - (top + math.log(float(np.exp(x - top).sum())))
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
 
 
 def default_threads() -> int:
@@ -180,7 +172,7 @@ class LlamaBackend:
 
     def _after(self, ids: Sequence[int]) -> Any:
         """Log-probabilities of the token after ``ids``, reusing the KV cells of the prefix it shares with the last input."""
-        shared = min(common_prefix(self._ids, ids), len(ids) - 1)  # at least one token runs, for its logits
+        shared = min(common_prefix_length(self._ids, ids), len(ids) - 1)  # at least one token runs, for its logits
         return log_softmax(self._decode(ids[shared:], shared, every_row=False)[-1])
 
     # ---- scoring ------------------------------------------------------------------------

@@ -18,10 +18,10 @@ from typing import Any
 from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
 from qa4re.backends.device import BATCH_DEFAULTS, Placement, load_placed, resolve
 from qa4re.backends.embedded import resolve_model
-from qa4re.backends.encoding import Encoded, PromptEncoder, has_prefix_answers, per_token, stop_at
+from qa4re.backends.encoding import Encoded, PromptEncoder, common_prefix_length, has_prefix_answers, per_token, stop_at
 from qa4re.errors import BackendError, BackendUnavailable
 
-__all__ = ["AnswerTree", "PrefixStates", "TransformersBackend", "has_prefix_answers", "prefix_grouped_batches"]
+__all__ = ["AnswerTree", "PrefixStates", "TransformersBackend", "common_prefix_length", "has_prefix_answers", "prefix_grouped_batches"]
 
 
 KVStates = list[tuple[Any, Any]]  # per layer: (keys, values), batch 1
@@ -60,15 +60,6 @@ class AnswerTree:
     def path(self, target: Sequence[int]) -> list[int]:
         """The nodes whose next-token distributions predict ``target[1:]``."""
         return [self._nodes[tuple(target[:end])] for end in range(1, len(target))]
-
-
-def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
-    """Number of leading tokens ``a`` and ``b`` share."""
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
 
 
 def prefix_grouped_batches(prompts: Sequence[list[int]], max_batch_size: int, token_budget: int, min_shared: int) -> list[list[int]]:
