@@ -176,7 +176,7 @@ class OpenAIBackend:
         try:
             import openai  # noqa: F401
         except ImportError:
-            raise BackendUnavailable("the OpenAI-compatible backend needs the openai package: pip install 'qa4re[openai]'") from None
+            raise BackendUnavailable("the OpenAI-compatible backend needs the openai package (a dependency of qa4re): pip install 'openai>=1.40'") from None
         if api not in ("chat", "completions"):
             raise ConfigError(f"--api must be chat or completions, got {api!r}")
         if not model:
