@@ -29,6 +29,11 @@ T5_FAMILY = frozenset({"t5", "mt5", "umt5", "longt5", "switch_transformers", "pi
 BATCH_DEFAULTS = {"cpu": (8, 4096), "mps": (8, 4096), "cuda": (32, 32768)}
 
 
+def device_kind(device: str) -> str:
+    """``cuda:1`` -> ``cuda``; ``cpu`` and ``mps`` as they are."""
+    return device.split(":", 1)[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Placement:
     """The device, dtype and device map asked for (spelling checked; availability is checked on load)."""
@@ -45,10 +50,6 @@ class Placement:
         if self.device_map is not None and self.device_map not in DEVICE_MAPS:
             raise ConfigError(f"device_map '{self.device_map}': expected one of {', '.join(DEVICE_MAPS)}")
 
-    @property
-    def default(self) -> bool:
-        return self == Placement()
-
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
@@ -60,7 +61,7 @@ class Resolved:
 
     @property
     def kind(self) -> str:
-        return self.device.split(":", 1)[0]
+        return device_kind(self.device)
 
     @property
     def tag(self) -> str:
@@ -107,7 +108,7 @@ def resolve(placement: Placement, model_type: str | None = None) -> Resolved:
     import torch
 
     device = resolve_device(placement.device)
-    kind = device.split(":", 1)[0]
+    kind = device_kind(device)
     t5 = model_type in T5_FAMILY
     dtype = placement.dtype
     if dtype == "auto":  # a GPU without bfloat16 gets float16, but never for T5
@@ -124,8 +125,7 @@ def resolve(placement: Placement, model_type: str | None = None) -> Resolved:
 
 def batch_defaults(device: str) -> tuple[int, int]:
     """(requests per call, padded tokens per forward pass) that suit ``device`` (``auto`` resolved here)."""
-    kind = ("cuda" if cuda_available() else "cpu") if device == "auto" else device.split(":", 1)[0]
-    return BATCH_DEFAULTS[kind]
+    return BATCH_DEFAULTS[("cuda" if cuda_available() else "cpu") if device == "auto" else device_kind(device)]
 
 
 def load_kwargs(resolved: Resolved) -> dict[str, Any]:

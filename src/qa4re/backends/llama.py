@@ -141,9 +141,7 @@ class LlamaBackend:
             chat = lambda messages: str(formatter(messages=messages).prompt)  # noqa: E731
         newline = self._tokenize("\n", False)
         self.encoder = PromptEncoder(self._tokenize, chat, tuple([vocab.token_eos()] if use_chat else newline), max_positions=self.context)
-        self.use_chat_template = use_chat
         self.max_batch_size = batch_size or 8
-        self.device = "gpu" if layers else "cpu"
         self.fingerprint = f"llama:{identity}:{gguf_fingerprint(path)}:chat={use_chat}" + (":gpu" if layers else "")
 
     def _tokenize(self, text: str, special: bool) -> list[int]:

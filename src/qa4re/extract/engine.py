@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from qa4re.backends.base import Backend, Usage
+from qa4re.backends.device import device_kind
 from qa4re.backends.settings import BackendSettings
 from qa4re.errors import ConfigError
 from qa4re.extract.documents import DocumentExtractor, DocumentResult
@@ -108,7 +109,7 @@ class ExtractorSpec:
     @property
     def gpus(self) -> float:
         """GPUs a worker of this pipeline needs: one when the model is asked to run on CUDA."""
-        return 1.0 if self.model.local and self.model.device.startswith("cuda") else 0.0
+        return 1.0 if self.model.local and device_kind(self.model.device) == "cuda" else 0.0
 
     def extractor(self, backend: Backend) -> Extractor:
         return Extractor(self.schema, backend, self.config, self.demonstrations)
