@@ -113,7 +113,7 @@ class LlamaBackend:
         else:
             path, identity = Path(model).expanduser(), "gguf"
             if not path.is_file():
-                raise BackendUnavailable(f"{model}: no such GGUF file")
+                raise BackendUnavailable(f"{model}: " + ("is a directory, not a GGUF file" if path.is_dir() else "no such GGUF file"))
         self.threads = threads or default_threads()
         layers = gpu_layers(device, bool(llama_cpp.llama_supports_gpu_offload()))
         try:
