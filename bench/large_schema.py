@@ -23,10 +23,9 @@ from qa4re.backends.base import ScoreRequest
 from qa4re.backends.transformers import TransformersBackend
 from qa4re.datasets import dataset_file, read_dataset
 from qa4re.evaluation.memory import peak_rss_mib, reset_peak_rss
-from qa4re.extract.pipeline import ExtractorConfig, PreparedPrompt, PromptBuilder
-from qa4re.prompts.render import Method
+from qa4re.extract.builder import PreparedPrompt, PromptBuilder
+from qa4re.extract.config import ExtractorConfig, UnknownTypePair
 from qa4re.schemas.loader import load_schema
-from qa4re.schemas.model import UnknownTypePair
 from qa4re.types import RelationInstance
 
 
@@ -41,7 +40,7 @@ def main() -> None:
     parser.add_argument("--webred", type=Path, help="also measure a 173-template ranking prompt on this WebRED folder")
     args = parser.parse_args()
     schema = load_schema("redocred")
-    builder = PromptBuilder(schema, ExtractorConfig(use_constraints=False, unknown_type_pair=UnknownTypePair.ALL))
+    builder = PromptBuilder(schema, ExtractorConfig(constraints=False, unknown_type_pair=UnknownTypePair.ALL))
     instance = next(i for i in read_dataset("redocred", dataset_file("redocred", args.data, "test")) if isinstance(i, RelationInstance))
     prepared = builder.prepare(instance)
     assert isinstance(prepared, PreparedPrompt)
@@ -75,7 +74,7 @@ def ranking(backend: TransformersBackend, folder: Path) -> None:
     schema = load_schema("webred")
     path = dataset_file("webred", folder, "test")
     instance = next(i for i in read_dataset("webred", path, split="test") if isinstance(i, RelationInstance))
-    prepared = PromptBuilder(schema, ExtractorConfig(method=Method.SURE)).prepare(instance)
+    prepared = PromptBuilder(schema, ExtractorConfig(method="sure")).prepare(instance)
     assert isinstance(prepared, PreparedPrompt)
     reset_peak_rss()
     before = peak_rss_mib()

@@ -35,7 +35,8 @@ from typing import Any
 from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE, ScoreRequest
 from qa4re.datasets import dataset_file, read_dataset, sample_positions
 from qa4re.evaluation.run import sampled
-from qa4re.extract.pipeline import ExtractorConfig, PreparedPrompt, PromptBuilder
+from qa4re.extract.builder import PreparedPrompt, PromptBuilder
+from qa4re.extract.config import ExtractorConfig
 from qa4re.schemas.loader import load_schema
 from qa4re.types import RelationInstance
 

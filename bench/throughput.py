@@ -35,7 +35,9 @@ from qa4re.backends.registry import get_backend
 from qa4re.backends.transformers import TransformersBackend, common_prefix_length, prefix_grouped_batches
 from qa4re.datasets import dataset_file, read_dataset, sample_positions
 from qa4re.evaluation.run import sampled
-from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt
+from qa4re.extract.builder import PreparedPrompt
+from qa4re.extract.config import ExtractorConfig
+from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import RelationSchema
 from qa4re.types import Entity, Prediction, RelationInstance

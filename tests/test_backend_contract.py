@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from qa4re.backends.base import Backend, GenerateRequest, ScoreRequest
+from qa4re.backends.base import Backend, Capability, GenerateRequest, ScoreRequest
 from qa4re.backends.cached import CachingBackend
 from qa4re.backends.fake import FakeBackend
 from qa4re.backends.openai_compatible import OpenAIBackend
@@ -124,9 +124,9 @@ REQUESTS = [
 def test_declares_the_protocol_attributes(backend: Backend) -> None:
     assert isinstance(backend, Backend)
     assert isinstance(backend.fingerprint, str) and backend.fingerprint
-    assert backend.max_batch_size >= 1 and isinstance(backend.supports_logprobs, bool)
+    assert backend.max_batch_size >= 1 and backend.capabilities and all(isinstance(c, Capability) for c in backend.capabilities)
     assert backend.max_letter_options is None or backend.max_letter_options >= 2
-    assert backend.commit_every is None or backend.commit_every >= 1
+    assert getattr(backend, "commit_every", None) is None or backend.commit_every >= 1  # type: ignore[attr-defined]
 
 
 def test_scores_every_request_in_order_with_exactly_its_answers(backend: Backend) -> None:

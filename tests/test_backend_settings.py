@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pathlib import Path
 
 import pytest
@@ -38,14 +40,14 @@ def test_an_existing_path_with_a_colon_is_a_local_model(tmp_path: Path) -> None:
     assert parse_model(str(folder)).backend == "transformers"
 
 
-def test_each_backend_gets_only_its_own_options() -> None:
+def test_each_backend_gets_only_the_settings_it_declares() -> None:
     settings = BackendSettings(model="openai:m", batch_size=3, base_url="http://x/v1", chat_template=False)
-    openai = settings.options(parse_model("openai:m"))
+    openai = settings.options()
     assert openai["base_url"] == "http://x/v1" and "batch_size" not in openai and openai["chat_template"] is False
-    placement = {"device": "auto", "dtype": "auto", "device_map": None}
-    assert settings.options(parse_model("default")) == {"batch_size": 3, "chat_template": False, **placement}
-    assert settings.options(parse_model("nli:./m")) == {"batch_size": 3, **placement}
-    assert settings.options(parse_model("llama:m.gguf")) == {"batch_size": 3, "chat_template": False, "threads": None, **placement}
+    placement = {"device": "auto", "dtype": "auto"}  # device_map and threads are unset (None), so not passed
+    assert replace(settings, model="default").options() == {"batch_size": 3, "chat_template": False, **placement}
+    assert replace(settings, model="nli:./m").options() == {"batch_size": 3, **placement}
+    assert replace(settings, model="llama:m.gguf", threads=2).options() == {"batch_size": 3, "chat_template": False, "threads": 2, **placement}
 
 
 def test_cli_answers_a_mistyped_backend_in_one_line_before_reading_data(tmp_path: Path) -> None:

@@ -9,13 +9,12 @@ import pytest
 
 from conftest import FIXTURES
 from helpers import SEMEVAL, qa4re, read_jsonl
-from qa4re.backends.base import ScoreRequest
+from qa4re.backends.base import Capability, ScoreRequest
 from qa4re.backends.fake import FakeBackend
 from qa4re.backends.transformers import TransformersBackend
 from qa4re.datasets import OnError, read_dataset
 from qa4re.extract.pipeline import Extractor, ExtractorConfig
 from qa4re.prompts.options import summary_options
-from qa4re.prompts.render import Method
 from qa4re.schemas.loader import load_schema
 from qa4re.types import Prediction, RelationInstance
 
@@ -31,22 +30,25 @@ def test_sure_answers_are_the_filled_templates_with_plain_mentions_na_included()
 def test_sure_scores_the_statements_per_token_without_showing_options() -> None:
     backend = FakeBackend(lambda prompt, answers: answers[0])
     items = [i for i in read_dataset("tacred", FIXTURES / "tacred_small.json", OnError.SKIP) if isinstance(i, RelationInstance)][:2]
-    outputs = list(Extractor(load_schema("tacred"), backend, ExtractorConfig(method=Method.SURE)).predict(items))
+    outputs = list(Extractor(load_schema("tacred"), backend, ExtractorConfig(method="sure")).predict(items))
     requests = [r for r in backend.history if isinstance(r, ScoreRequest)]
-    assert all(r.per_token and r.prompt.endswith("\nSummary:") and "Options" not in r.prompt for r in requests)
+    assert all(r.prompt.endswith("\nSummary:") and "Options" not in r.prompt for r in requests)
     first = outputs[0]
     assert isinstance(first, Prediction) and first.answer == requests[0].answers[0] and first.letter_to_relation[first.answer] == first.relation
     assert first.letter_mass is None
 
 
 @pytest.mark.model
-def test_per_token_scores_are_the_summed_scores_over_the_answer_length(embedded_backend: TransformersBackend) -> None:
+def test_sure_reads_per_token_scores_from_the_answer_lengths_the_backend_reports(embedded_backend: TransformersBackend) -> None:
+    from qa4re.extract.methods.sure import per_token
+
     answers = ("Anna Berg was born in Oslo", "Anna Berg has no known relations to Oslo")
     (summed,) = embedded_backend.score_options([ScoreRequest("Sentence: [Anna Berg] was born in [Oslo].\nSummary:", answers)])
-    (mean,) = embedded_backend.score_options([ScoreRequest("Sentence: [Anna Berg] was born in [Oslo].\nSummary:", answers, per_token=True)])
     encoded = embedded_backend._encode(ScoreRequest("Sentence: [Anna Berg] was born in [Oslo].\nSummary:", answers))
+    assert summed.lengths == {a: len(encoded.answer_ids[a]) for a in answers} and all(n > 3 for n in summed.lengths.values())
+    mean = per_token(summed)
     for answer in answers:
-        assert mean.logprobs[answer] == pytest.approx(summed.logprobs[answer] / len(encoded.answer_ids[answer]), abs=1e-5)
+        assert mean[answer] == pytest.approx(summed.logprobs[answer] / len(encoded.answer_ids[answer]), abs=1e-9)
 
 
 @pytest.mark.model
@@ -88,19 +90,22 @@ def test_batched_entailment_equals_one_pair_at_a_time(tiny_nli: Path) -> None:
     assert backend.fingerprint.startswith("nli:tiny-nli:entailment=2")
 
 
+ENTAILMENT = frozenset({Capability.ENTAILMENT})
+
+
 def test_nli_hypotheses_and_the_na_rule_follow_ask2transformers() -> None:
     """a2t: hypothesis = template filled with the mentions; a relation's score is its best template's
     entailment probability; NA when no relation reaches the threshold (0.5 by default)."""
     schema = load_schema("tacred")
     instance = next(i for i in read_dataset("tacred", FIXTURES / "tacred_small.json", OnError.SKIP) if isinstance(i, RelationInstance))
-    backend = FakeBackend(lambda prompt, answers: answers[0])  # 0.9 for the first hypothesis, 0.1 shared by the rest
-    (picked,) = Extractor(schema, backend, ExtractorConfig(method=Method.NLI)).predict([instance])
+    backend = FakeBackend(lambda prompt, answers: answers[0], capabilities=ENTAILMENT)  # 0.9 for the first hypothesis, 0.1 shared by the rest
+    (picked,) = Extractor(schema, backend, ExtractorConfig(method="nli")).predict([instance])
     request = backend.history[0]
     assert isinstance(request, ScoreRequest) and request.prompt == instance.text  # the premise is the plain sentence
     assert "no_relation" not in {schema_relation for schema_relation in picked.letter_to_relation.values()}  # type: ignore[union-attr]
     assert all("[" not in h for h in request.answers)
     assert isinstance(picked, Prediction) and picked.relation == picked.letter_to_relation[request.answers[0]] and picked.confidence == pytest.approx(0.9)
-    (strict,) = Extractor(schema, FakeBackend(lambda p, a: a[0]), ExtractorConfig(method=Method.NLI, na_threshold=0.95)).predict([instance])
+    (strict,) = Extractor(schema, FakeBackend(lambda p, a: a[0], capabilities=ENTAILMENT), ExtractorConfig(method="nli", na_threshold=0.95)).predict([instance])
     assert isinstance(strict, Prediction) and strict.relation == "no_relation" and strict.confidence == pytest.approx(0.1)
 
 
@@ -117,7 +122,7 @@ def test_a_grid_runs_nli_variants_on_nli_models_only(tmp_path: Path) -> None:
     from qa4re.experiments.config import load_experiment
 
     config = tmp_path / "grid.yaml"
-    config.write_text("name: g\nmethods: [qa4re, sure, nli]\nmodels:\n  - {name: lm, model: default}\n  - {name: entail, model: 'nli:some/folder'}\n"
+    config.write_text("name: g\nvariants: [qa4re, sure, nli]\nmodels:\n  - {name: lm, model: default}\n  - {name: entail, model: 'nli:some/folder'}\n"
                       "datasets:\n  - {dataset: semeval, data: x}\n")  # fmt: skip
     cells = [(c.model.name, c.variant.name) for c in load_experiment(config).cells()]
     assert cells == [("lm", "qa4re"), ("lm", "sure"), ("entail", "nli")]

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from qa4re.extract.decode import apply_na_threshold, decide, option_probabilities, parse_label, parse_letter
+from qa4re.prompts.decode import apply_na_threshold, decide, option_probabilities, parse_label, parse_letter
 from qa4re.types import Option
 
 OPTIONS = tuple(Option(letter, f"rel-{letter}", "") for letter in "ABCDEFGHIJKLMNOPQRS")

@@ -32,14 +32,14 @@ def test_pairs_go_both_ways_and_type_constraints_filter_them_before_any_model_ca
     assert ("PERSON", "CITY") in kinds and ("PERSON", "ORGANIZATION") in kinds and ("ORGANIZATION", "PERSON") in kinds
     assert all(schema.candidates(p.type_pair) is not None for p in pairs)
     assert ("CITY", "PERSON") not in kinds  # no TACRED relation has a CITY subject
-    everything = candidate_pairs(documents[0], schema, use_constraints=False)
+    everything = candidate_pairs(documents[0], schema, constraints=False)
     assert len(everything) == 6 and len(candidate_pairs(documents[0], schema, max_pairs=1)) == 1
 
 
 def test_overlapping_mentions_never_pair_and_limits_apply() -> None:
     document = Document("d", "New York City", (Entity(0, 8, "CITY"), Entity(0, 13, "CITY"), Entity(4, 13, "CITY")), "x", 1)
-    assert candidate_pairs(document, load_schema("tacred"), use_constraints=False) == []
-    assert candidate_pairs(document, load_schema("tacred"), use_constraints=False, max_entities=1) == []
+    assert candidate_pairs(document, load_schema("tacred"), constraints=False) == []
+    assert candidate_pairs(document, load_schema("tacred"), constraints=False, max_entities=1) == []
 
 
 def test_bad_lines_become_error_records_naming_file_line_and_field() -> None:

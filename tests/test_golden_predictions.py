@@ -19,9 +19,7 @@ import pytest
 from conftest import FIXTURES, GOLDEN
 from qa4re.backends.base import Backend
 from qa4re.datasets import OnError, read_dataset
-from qa4re.extract.debias import Debias
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, Scoring
-from qa4re.prompts.render import Method
 from qa4re.schemas.loader import load_schema
 from qa4re.types import RelationInstance
 
@@ -30,23 +28,23 @@ EXAMPLES = 6
 
 SETTINGS: dict[str, ExtractorConfig] = {
     "qa4re": ExtractorConfig(),
-    "vanilla": ExtractorConfig(method=Method.VANILLA),
-    "vanilla-temp": ExtractorConfig(method=Method.VANILLA_TEMP),
-    "sure": ExtractorConfig(method=Method.SURE),
+    "vanilla": ExtractorConfig(method="vanilla"),
+    "vanilla-temp": ExtractorConfig(method="vanilla-temp"),
+    "sure": ExtractorConfig(method="sure"),
     "qa4re-generate": ExtractorConfig(scoring=Scoring.GENERATE),
-    "vanilla-generate": ExtractorConfig(method=Method.VANILLA, scoring=Scoring.GENERATE),
-    "no-constraints": ExtractorConfig(use_constraints=False),
+    "vanilla-generate": ExtractorConfig(method="vanilla", scoring=Scoring.GENERATE),
+    "no-constraints": ExtractorConfig(constraints=False),
     "na-first": ExtractorConfig(na_first=True),
     "shuffled": ExtractorConfig(shuffle_options=True),
     "shared-demos-2shot": ExtractorConfig(shots=2, shared_demonstrations=True),
     "answer-prefix": ExtractorConfig(answer_prefix="Option:"),
     "na-threshold": ExtractorConfig(na_threshold=0.3),
-    "permute": ExtractorConfig(debias=Debias.PERMUTE, permutations=3),
-    "pride": ExtractorConfig(debias=Debias.PRIDE, prior_samples=2),
-    "content-free": ExtractorConfig(debias=Debias.CONTENT_FREE),
-    "tournament": ExtractorConfig(use_constraints=False, max_options=4),
-    "preselect": ExtractorConfig(use_constraints=False, preselect=3),
-    "nli": ExtractorConfig(method=Method.NLI),
+    "permute": ExtractorConfig(debias="permute", permutations=3),
+    "pride": ExtractorConfig(debias="pride", prior_samples=2),
+    "content-free": ExtractorConfig(debias="content-free"),
+    "tournament": ExtractorConfig(constraints=False, max_options=4),
+    "preselect": ExtractorConfig(constraints=False, preselect=3),
+    "nli": ExtractorConfig(method="nli"),
 }
 
 
@@ -62,7 +60,7 @@ def predictions(backend: Backend, nli: Backend) -> dict[str, list[dict[str, Any]
     demos = [i for i in read_dataset("semeval", FIXTURES / "semeval_small" / "TRAIN_FILE.TXT", OnError.SKIP) if isinstance(i, RelationInstance)]
     out = {}
     for name, config in SETTINGS.items():
-        model = nli if config.method is Method.NLI else backend
+        model = nli if config.method == "nli" else backend
         out[name] = [_record(o) for o in Extractor(schema, model, config, demos if config.shots else ()).predict(items[:EXAMPLES])]
     return out
 

@@ -18,7 +18,6 @@ from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE, GenerateRequest, ScoreRe
 from qa4re.backends.transformers import TransformersBackend
 from qa4re.datasets import OnError, read_dataset
 from qa4re.extract.pipeline import ExtractorConfig, PreparedPrompt, PromptBuilder
-from qa4re.prompts.render import Method
 from qa4re.schemas.loader import load_schema
 from qa4re.types import RelationInstance
 
@@ -38,19 +37,18 @@ def llama_bare() -> LlamaBackend:
     return LlamaBackend("default", chat_template=False)
 
 
-def semeval_requests(method: Method, n: int = 6, answer_prefix: str = "") -> list[ScoreRequest]:
+def semeval_requests(method: str, n: int = 6, answer_prefix: str = "") -> list[ScoreRequest]:
     instances = [i for i in read_dataset("semeval", SEMEVAL / "TEST_FILE_FULL.TXT", OnError.SKIP) if isinstance(i, RelationInstance)][:n]
     builder = PromptBuilder(load_schema("semeval"), ExtractorConfig(method=method))
     prompts = [p.prompt for p in map(builder.prepare, instances) if isinstance(p, PreparedPrompt)]
-    per_token = method is Method.SURE
-    return [ScoreRequest(p.text, p.answers, DEFAULT_SYSTEM_MESSAGE, answer_prefix, per_token) for p in prompts]
+    return [ScoreRequest(p.text, p.answers, DEFAULT_SYSTEM_MESSAGE, answer_prefix) for p in prompts]
 
 
-@pytest.mark.parametrize("method", [Method.QA4RE, Method.VANILLA, Method.SURE])
+@pytest.mark.parametrize("method", ["qa4re", "vanilla", "sure"])
 @pytest.mark.parametrize("prefix", ["", "Option:"])
 def test_token_ids_equal_the_transformers_backends_for_the_same_file(
     llama: LlamaBackend, llama_bare: LlamaBackend, embedded_backend: TransformersBackend, embedded_completion_backend: TransformersBackend,
-    method: Method, prefix: str,
+    method: str, prefix: str,
 ) -> None:  # fmt: skip
     for request in semeval_requests(method, answer_prefix=prefix):
         assert llama.encoder.encode(request) == embedded_backend._encode(request)
@@ -58,7 +56,7 @@ def test_token_ids_equal_the_transformers_backends_for_the_same_file(
 
 
 def test_letters_agree_with_transformers_on_the_paper_prompt(llama: LlamaBackend, embedded_backend: TransformersBackend) -> None:
-    requests = semeval_requests(Method.QA4RE, n=12)
+    requests = semeval_requests("qa4re", n=12)
     ours, theirs = llama.score_options(requests), embedded_backend.score_options(requests)
     for request, a, b in zip(requests, ours, theirs, strict=True):
         assert a.error is None and set(a.logprobs) == set(request.answers)
@@ -81,22 +79,22 @@ def _from_scratch(llama: LlamaBackend, prompt: list[int], target: list[int]) -> 
 BATCH_ROUNDING = 0.25
 
 
-@pytest.mark.parametrize("method", [Method.VANILLA, Method.SURE])
-def test_multi_token_answers_score_as_llama_cpp_evaluating_each_from_scratch(llama: LlamaBackend, method: Method) -> None:
+@pytest.mark.parametrize("method", ["vanilla", "sure"])
+def test_multi_token_answers_score_as_llama_cpp_evaluating_each_from_scratch(llama: LlamaBackend, method: str) -> None:
     request = semeval_requests(method, n=1)[0]
     encoded = llama.encoder.encode(request)
     assert max(len(t) for t in encoded.answer_ids.values()) > 2  # shared prefixes and branches in the answer tree
     scores = llama.score_options([request])[0].logprobs
     for answer, target in encoded.answer_ids.items():
-        expected = _from_scratch(llama, encoded.prompt_ids, target) / (len(target) if request.per_token else 1)
+        expected = _from_scratch(llama, encoded.prompt_ids, target)
         llama._ids = []
-        alone = llama.score_options([ScoreRequest(request.prompt, (answer,), request.system, request.answer_prefix, request.per_token)])[0]
+        alone = llama.score_options([ScoreRequest(request.prompt, (answer,), request.system, request.answer_prefix)])[0]
         assert alone.logprobs[answer] == pytest.approx(expected, abs=2e-3)  # one chain: exactly llama.cpp's own evaluation
-        assert scores[answer] == pytest.approx(expected, abs=BATCH_ROUNDING * (1 if request.per_token else len(target)))
+        assert scores[answer] == pytest.approx(expected, abs=BATCH_ROUNDING * len(target))
 
 
 def test_prefix_reuse_changes_no_score(llama: LlamaBackend) -> None:
-    requests = semeval_requests(Method.QA4RE, n=4) + semeval_requests(Method.VANILLA, n=2)
+    requests = semeval_requests("qa4re", n=4) + semeval_requests("vanilla", n=2)
     together = llama.score_options(requests)
     for request, result in zip(requests, together, strict=True):
         llama._ids = []  # nothing to reuse

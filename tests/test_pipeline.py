@@ -13,10 +13,9 @@ from qa4re.backends.cached import CachingBackend
 from qa4re.backends.fake import FakeBackend
 from qa4re.datasets import OnError, read_dataset
 from qa4re.errors import BackendError
+from qa4re.extract.config import UnknownTypePair
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
-from qa4re.prompts.render import Method
 from qa4re.schemas.loader import load_schema
-from qa4re.schemas.model import UnknownTypePair
 from qa4re.types import Entity, ErrorRecord, Prediction, RelationInstance
 
 TACRED = FIXTURES / "tacred_small.json"
@@ -134,7 +133,7 @@ def test_few_shot_demonstrations_come_from_the_pool_with_gold_answers() -> None:
 
 def test_vanilla_scores_the_raw_labels() -> None:
     backend = FakeBackend()
-    list(Extractor(load_schema("tacred"), backend, ExtractorConfig(method=Method.VANILLA)).predict(items()[:1]))
+    list(Extractor(load_schema("tacred"), backend, ExtractorConfig(method="vanilla")).predict(items()[:1]))
     assert backend.history[0].answers[-1] == "no_relation"  # type: ignore[union-attr]
     assert "per:spouse" in backend.history[0].answers  # type: ignore[union-attr]
 
@@ -230,8 +229,8 @@ def test_preselection_asks_only_among_the_likeliest_candidates_in_schema_order()
     backend = FakeBackend(script)
     (prediction,) = Extractor(load_schema("webred"), backend, ExtractorConfig(preselect=3)).predict([instance])
     ranking, question = backend.history
-    assert isinstance(ranking, ScoreRequest) and ranking.per_token and len(ranking.answers) > 150
-    assert isinstance(question, ScoreRequest) and len(question.answers) == 4 and not question.per_token
+    assert isinstance(ranking, ScoreRequest) and ranking.prompt.endswith("Summary:") and len(ranking.answers) > 150
+    assert isinstance(question, ScoreRequest) and len(question.answers) == 4 and "Option:" in question.prompt
     assert isinstance(prediction, Prediction) and prediction.relation == "capital"
     kept = list(prediction.letter_to_relation.values())
     assert kept == [*(r for r in load_schema("webred").positive_relations if r in kept), "no_relation"] and "capital" in kept

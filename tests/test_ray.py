@@ -114,9 +114,8 @@ def test_documents_and_a_ray_dataset_give_the_single_process_outputs(local_ray: 
 
 def test_pride_is_refused_before_any_work(tmp_path: Path) -> None:
     from qa4re.errors import ConfigError
-    from qa4re.extract.debias import Debias
 
-    spec = ExtractorSpec(load_schema("semeval"), ExtractorConfig(debias=Debias.PRIDE), MODEL)
+    spec = ExtractorSpec(load_schema("semeval"), ExtractorConfig(debias="pride"), MODEL)
     with pytest.raises(ConfigError, match="cannot run with --engine ray"):
         _engine(tmp_path / "work").map([], spec)
     assert not (tmp_path / "work").exists()

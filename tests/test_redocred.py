@@ -14,8 +14,8 @@ import pytest
 from conftest import FIXTURES
 from qa4re.datasets import dataset_file, read_dataset
 from qa4re.errors import DataError
+from qa4re.extract.config import UnknownTypePair
 from qa4re.schemas.loader import load_schema
-from qa4re.schemas.model import UnknownTypePair
 from qa4re.types import RelationInstance
 
 SAMPLE = FIXTURES / "redocred_small.jsonl"

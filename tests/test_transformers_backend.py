@@ -248,13 +248,12 @@ def test_preselection_keeps_the_top_candidates_of_the_sure_scores(embedded_backe
     from qa4re.datasets import OnError
     from qa4re.datasets.webred import read_webred
     from qa4re.extract.pipeline import Extractor, ExtractorConfig
-    from qa4re.prompts.render import Method
     from qa4re.schemas.loader import load_schema
     from qa4re.types import Prediction, RelationInstance
 
     instance = next(i for i in read_webred(FIXTURES / "webred_small.jsonl", OnError.SKIP) if isinstance(i, RelationInstance))
     schema, backend = load_schema("webred"), CachingBackend(embedded_backend, tmp_path / "cache.sqlite")
-    (sure,) = Extractor(schema, backend, ExtractorConfig(method=Method.SURE)).predict([instance])
+    (sure,) = Extractor(schema, backend, ExtractorConfig(method="sure")).predict([instance])
     assert isinstance(sure, Prediction)
     best: dict[str, float] = {}
     for answer, relation in sure.letter_to_relation.items():

@@ -9,10 +9,10 @@ from __future__ import annotations
 from qa4re.backends.base import Backend, GenerateRequest, OptionScores, ScoreRequest
 from qa4re.backends.registry import get_backend
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError, DataError, Qa4reError, SchemaError, UnknownNameError
-from qa4re.extract.pipeline import Extractor, ExtractorConfig, Scoring
-from qa4re.prompts.render import Method
+from qa4re.extract.config import ExtractorConfig, Scoring, UnknownTypePair
+from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.loader import list_schemas, load_schema
-from qa4re.schemas.model import RelationSchema, UnknownTypePair
+from qa4re.schemas.model import RelationSchema
 from qa4re.types import Entity, ErrorRecord, Option, Prediction, RelationInstance
 
 __version__ = "0.1.0"
@@ -28,7 +28,6 @@ __all__ = [
     "Extractor",
     "ExtractorConfig",
     "GenerateRequest",
-    "Method",
     "Option",
     "OptionScores",
     "Prediction",

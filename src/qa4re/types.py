@@ -4,7 +4,25 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
+
+
+class AnswerSource(str, Enum):
+    """How an answer was read (``Prediction.scoring``, ``OptionScores.source``)."""
+
+    LOGPROBS = "logprobs"  # the probability of every option, from the model's log-probabilities
+    TEXT = "text"  # the backend gave text only: the answer is parsed from it
+    GENERATE = "generate"  # greedy text was asked for (scoring: generate), then parsed
+    ENTAILMENT = "entailment"  # an NLI model's entailment probability of each filled template
+    RULE = "rule"  # no model call: a rule decided (a type pair outside the constraints, predicted NA)
+
+
+class ErrorKind(str, Enum):
+    """Why an example has no prediction (``ErrorRecord.kind``)."""
+
+    DATA = "data"  # the input is invalid
+    MODEL = "model"  # the backend failed on it
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +90,7 @@ class Prediction:
     subj: str = ""
     obj: str = ""
     answer: str | None = None
-    scoring: str = "logprobs"
+    scoring: AnswerSource = AnswerSource.LOGPROBS
     candidates_fallback: bool = False
     error: str | None = None
     letter_mass: float | None = None  # probability the model put on the options at the scored position, before renormalizing
@@ -92,7 +110,7 @@ class Prediction:
             "prediction": self.relation,
             "confidence": self.confidence,
             "answer": self.answer,
-            "scoring": self.scoring,
+            "scoring": self.scoring.value,
             "option_probabilities": self.option_probabilities,
             "letter_to_relation": self.letter_to_relation,
             "prompt_sha256": self.prompt_sha256,
@@ -118,7 +136,7 @@ class ErrorRecord:
     field: str | None
     message: str
     gold: str | None = None
-    kind: str = "data"  # "data": the input is invalid; "model": the backend failed on it
+    kind: ErrorKind = ErrorKind.DATA
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,5 +147,9 @@ class ErrorRecord:
             "source": self.source,
             "line": self.line,
             "field": self.field,
-            "kind": self.kind,
+            "kind": self.kind.value,
         }
+
+
+Item = RelationInstance | ErrorRecord  # what a reader yields
+Output = Prediction | ErrorRecord  # what the pipeline yields, one per item

@@ -1,13 +1,32 @@
-"""The backend seam: score answer options for a batch of prompts; generate text. Nothing more."""
+"""The backend seam: score answer options for a batch of prompts; generate text; say what it can do. Nothing more.
+
+What the layers above need of a backend beyond this is optional and read where it is used: a
+backend that answers request by request may set ``commit_every`` (how many results the output
+cache stores at a time), and a served one ``usage`` (the tokens its server reported).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol, runtime_checkable
+
+from qa4re.types import AnswerSource
 
 # The system message of the original QA4RE code for chat models.
 DEFAULT_SYSTEM_MESSAGE = "You are a helpful assistant."
+
+
+class Capability(str, Enum):
+    """What a backend can do; a method names the ones it can run on."""
+
+    LOGPROBS = "logprobs"  # score_options: the log-probability of each answer as the model's reply
+    TEXT = "text"  # generate: greedy text
+    ENTAILMENT = "entailment"  # score_options: log P(the prompt entails each answer), an NLI model
+
+
+LANGUAGE_MODEL = frozenset({Capability.LOGPROBS, Capability.TEXT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +45,6 @@ class ScoreRequest:
     answers: tuple[str, ...]
     system: str | None = DEFAULT_SYSTEM_MESSAGE
     answer_prefix: str = ""
-    per_token: bool = False  # score each answer by its mean log-probability per token (length-normalised, as SuRE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +55,18 @@ class OptionScores:
     ``source`` is ``"text"`` when no log-probabilities were available: ``logprobs`` is empty and
     ``text`` holds what the model wrote; the pipeline reads the answer from it. ``error`` is set,
     and nothing else is meaningful, when this one request failed; such results are never cached.
-    ``tokens`` is what the request cost a local model (served backends report ``usage`` instead).
+    ``tokens`` is what the request cost a local model (served backends report ``usage`` instead);
+    ``lengths`` the number of tokens of each answer, where the backend knows it (a method that
+    normalises by length reads it).
     """
 
     logprobs: Mapping[str, float]
     complete: bool = True
-    source: str = "logprobs"
+    source: AnswerSource = AnswerSource.LOGPROBS
     error: str | None = None
     text: str | None = None
     tokens: int | None = None  # tokens the model ran for this request (prompt and scored answers); None: not counted
+    lengths: Mapping[str, int] | None = None  # tokens of each answer as scored; None: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +107,8 @@ class Backend(Protocol):
 
     fingerprint: str  # stable id of model + settings; part of every cache key
     max_batch_size: int  # the pipeline sends at most this many requests per call
-    supports_logprobs: bool  # False: the pipeline falls back to generate() + letter parsing
+    capabilities: frozenset[Capability]  # without LOGPROBS the pipeline falls back to generate() + letter parsing
     max_letter_options: int | None  # most options whose letters it tells apart in one prompt (None: any); more go to tournament rounds
-    commit_every: int | None  # results the output cache stores at a time (None: each whole call)
-    usage: Usage | None  # tokens reported by a server (None: the backend reports none)
 
     def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
         """Log-probability of every answer of every request; same order, none dropped."""

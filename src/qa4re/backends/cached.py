@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from qa4re.backends.base import Backend, GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.base import Backend, GenerateRequest, OptionScores, ScoreRequest, Usage
+from qa4re.types import AnswerSource
 
 R = TypeVar("R")
 Q = TypeVar("Q", ScoreRequest, GenerateRequest)
@@ -27,8 +28,6 @@ def request_key(fingerprint: str, kind: str, request: ScoreRequest | GenerateReq
         payload: list[Any] = [fingerprint, kind, request.prompt, list(request.answers), request.system]
         if request.answer_prefix:  # appended only when set, so earlier caches stay valid
             payload.append(request.answer_prefix)
-        if request.per_token:
-            payload.append("per-token")
     else:
         payload = [fingerprint, kind, request.prompt, request.max_new_tokens, list(request.stop), request.system]
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
@@ -37,14 +36,16 @@ def request_key(fingerprint: str, kind: str, request: ScoreRequest | GenerateReq
 def _encode_scores(scores: OptionScores) -> str:
     # JSON has no -inf: store it as null.
     logprobs = {a: (v if math.isfinite(v) else None) for a, v in scores.logprobs.items()}
-    data = {"logprobs": logprobs, "complete": scores.complete, "source": scores.source, "text": scores.text}
-    return json.dumps(data | ({"tokens": scores.tokens} if scores.tokens is not None else {}))
+    data = {"logprobs": logprobs, "complete": scores.complete, "source": AnswerSource(scores.source).value, "text": scores.text}
+    optional = {"tokens": scores.tokens, "lengths": scores.lengths}
+    return json.dumps(data | {k: v for k, v in optional.items() if v is not None})
 
 
 def _decode_scores(text: str) -> OptionScores:
     data = json.loads(text)
     logprobs = {a: (-math.inf if v is None else float(v)) for a, v in data["logprobs"].items()}
-    return OptionScores(logprobs, bool(data["complete"]), data.get("source", "logprobs"), text=data.get("text"), tokens=data.get("tokens"))
+    source = AnswerSource(data.get("source", "logprobs"))
+    return OptionScores(logprobs, bool(data["complete"]), source, text=data.get("text"), tokens=data.get("tokens"), lengths=data.get("lengths"))
 
 
 class CachingBackend:
@@ -59,10 +60,10 @@ class CachingBackend:
         self.backend = backend
         self.fingerprint = backend.fingerprint
         self.max_batch_size = backend.max_batch_size
-        self.supports_logprobs = backend.supports_logprobs
+        self.capabilities = backend.capabilities
         self.max_letter_options = backend.max_letter_options
-        self.commit_every = backend.commit_every
-        self.usage = backend.usage
+        self.commit_every: int | None = getattr(backend, "commit_every", None)  # optional: a backend that answers request by request
+        self.usage: Usage | None = getattr(backend, "usage", None)  # optional: tokens a server reported
         self.calls = 0
         self.requests = 0
         self.tokens = 0
@@ -95,7 +96,7 @@ class CachingBackend:
         missing = sorted({k: i for i, k in enumerate(keys) if k not in results}.values())
         # Backends that answer request by request (HTTP) say how many to commit at a time, so a
         # killed run loses at most that many finished results; batch backends get the whole list.
-        step = self.backend.commit_every or len(missing) or 1
+        step = self.commit_every or len(missing) or 1
         for start in range(0, len(missing), step):
             part = missing[start : start + step]
             fresh = call([requests[i] for i in part])

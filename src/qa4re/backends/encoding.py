@@ -9,7 +9,7 @@ its tail is kept; when one answer's tokens begin another's, every answer is scor
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa4re.backends.base import OptionScores, ScoreRequest
 from qa4re.errors import BackendError
@@ -83,10 +83,9 @@ class PromptEncoder:
         return Encoded(prompt_ids, answers)
 
 
-def per_token(result: OptionScores, encoded: Encoded) -> OptionScores:
-    """Length-normalised scores: each answer's mean log-probability per token (SuRE)."""
-    scores = {a: v / max(1, len(encoded.answer_ids[a])) for a, v in result.logprobs.items()}
-    return OptionScores(scores, result.complete, tokens=result.tokens)
+def with_lengths(result: OptionScores, encoded: Encoded) -> OptionScores:
+    """``result`` with the number of tokens of each answer as it was scored (a method may normalise by it)."""
+    return replace(result, lengths={a: len(t) for a, t in encoded.answer_ids.items()})
 
 
 def stop_at(text: str, stops: Sequence[str]) -> str:

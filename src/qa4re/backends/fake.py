@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.base import LANGUAGE_MODEL, Capability, GenerateRequest, OptionScores, ScoreRequest
+from qa4re.types import AnswerSource
 
 Script = Callable[[str, tuple[str, ...]], str]
 
@@ -18,20 +19,27 @@ class FakeBackend:
     """Gives probability 0.9 to the answer that ``script(prompt, answers)`` picks.
 
     ``history`` records every request, so tests can assert what was sent and how often.
-    ``logprobs``: False declares a backend that can only write text (``supports_logprobs``);
+    ``logprobs``: False declares a backend that can only write text (no ``Capability.LOGPROBS``);
     ``"runtime"`` claims log-probabilities but answers each request with text, as a server that
-    drops them does.
+    drops them does. ``capabilities`` declares others (entailment, to test the NLI method's decisions).
     """
 
     max_batch_size = 64
-    commit_every = None
-    usage = None
+    capabilities = LANGUAGE_MODEL
+    settings: tuple[str, ...] = ()
 
-    def __init__(self, script: Script = first_answer, fingerprint: str = "fake", logprobs: bool | str = True, max_letter_options: int | None = None) -> None:
+    def __init__(
+        self,
+        script: Script = first_answer,
+        fingerprint: str = "fake",
+        logprobs: bool | str = True,
+        max_letter_options: int | None = None,
+        capabilities: frozenset[Capability] | None = None,
+    ) -> None:
         self.script = script
         self.max_letter_options = max_letter_options
         self.fingerprint = fingerprint
-        self.supports_logprobs = logprobs is not False
+        self.capabilities = capabilities or (LANGUAGE_MODEL if logprobs is not False else frozenset({Capability.TEXT}))
         self._text_only = logprobs == "runtime"
         self.history: list[ScoreRequest | GenerateRequest] = []
 
@@ -44,7 +52,7 @@ class FakeBackend:
             self.history.append(request)
             picked = self.script(request.prompt, request.answers)
             if self._text_only:
-                results.append(OptionScores({}, False, source="text", text=f"The answer is {picked}."))
+                results.append(OptionScores({}, False, source=AnswerSource.TEXT, text=f"The answer is {picked}."))
                 continue
             rest = math.log(0.1 / max(1, len(request.answers) - 1))
             results.append(OptionScores({a: (math.log(0.9) if a == picked else rest) for a in request.answers}))
@@ -57,3 +65,10 @@ class FakeBackend:
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+class NamedFakeBackend(FakeBackend):
+    """``--model fake:NAME``: the default script, for plumbing tests of the command line."""
+
+    def __init__(self, model: str = "fake") -> None:
+        super().__init__()

@@ -32,9 +32,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.base import LANGUAGE_MODEL, GenerateRequest, OptionScores, ScoreRequest
 from qa4re.backends.embedded import EMBEDDED_NAMES, embedded_gguf, gguf_fingerprint
-from qa4re.backends.encoding import Encoded, PromptEncoder, common_prefix_length, per_token, stop_at
+from qa4re.backends.encoding import Encoded, PromptEncoder, common_prefix_length, stop_at, with_lengths
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError
 
 DEFAULT_CONTEXT = 8192  # KV cells allocated when the model's own context is longer
@@ -81,10 +81,9 @@ class LlamaBackend:
         context: KV cache size in tokens (default: the model's, at most 8,192).
     """
 
-    supports_logprobs = True
+    capabilities = LANGUAGE_MODEL
+    settings = ("chat_template", "batch_size", "device", "dtype", "device_map", "threads")
     max_letter_options = None  # every answer is scored to its end
-    commit_every = None
-    usage = None
 
     def __init__(
         self,
@@ -194,7 +193,7 @@ class LlamaBackend:
         try:
             for i in sorted(encoded, key=lambda k: encoded[k].prompt_ids):  # shared prefixes next to each other
                 result = self._score(encoded[i])
-                results[i] = per_token(result, encoded[i]) if requests[i].per_token else result
+                results[i] = with_lengths(result, encoded[i])
         except RuntimeError as exc:  # llama_decode failed (no KV room, a backend fault)
             self._ids = []
             raise BackendError(f"llama.cpp: {exc}") from exc

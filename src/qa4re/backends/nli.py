@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.base import Capability, GenerateRequest, OptionScores, ScoreRequest
 from qa4re.backends.device import BATCH_DEFAULTS, Placement, load_placed, resolve
 from qa4re.errors import BackendError, BackendUnavailable
 
@@ -29,10 +29,9 @@ def entailment_index(id2label: dict[int, str]) -> int:
 class NLIBackend:
     """A local NLI cross-encoder: scores hypotheses by their entailment probability."""
 
-    supports_logprobs = True
+    capabilities = frozenset({Capability.ENTAILMENT})
+    settings = ("batch_size", "device", "dtype", "device_map")
     max_letter_options = None
-    commit_every = None
-    usage = None
 
     def __init__(self, model: str, batch_size: int | None = None, device: str = "auto", dtype: str = "auto", device_map: str | None = None) -> None:
         try:

@@ -3,7 +3,7 @@
 Built on the official ``openai`` client. Letters are scored from the ``top_logprobs`` of the
 first generated token (``max_tokens`` 1, temperature 0); when a server returns no
 log-probabilities (or the answers are multi-token labels), the model's text comes back marked
-``source="text"`` and the pipeline reads the answer from it. Requests run concurrently (asyncio); failures are retried with exponential
+``source=AnswerSource.TEXT`` and the pipeline reads the answer from it. Requests run concurrently (asyncio); failures are retried with exponential
 backoff and jitter, honouring ``Retry-After``. A request that still fails becomes an error
 result for its own example; the run goes on. The API key is read from ``OPENAI_API_KEY`` only
 and is scrubbed from every message this module produces. When the model's tokenizer is known
@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest, Usage
+from qa4re.backends.base import LANGUAGE_MODEL, GenerateRequest, OptionScores, ScoreRequest, Usage
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError
-from qa4re.types import is_option_letter
+from qa4re.types import AnswerSource, is_option_letter
 
 T = TypeVar("T")
 _SECRET = re.compile(r"sk-[A-Za-z0-9_\-*]{4,}")
@@ -154,7 +154,8 @@ class OpenAIBackend:
         max_retries: retries per request after the first attempt (429, 5xx, timeouts, broken bodies).
     """
 
-    supports_logprobs = True
+    capabilities = LANGUAGE_MODEL
+    settings = ("chat_template", "base_url", "api", "concurrency", "timeout", "max_retries", "letter_tokenizer")
     # Only the first token's top log-probabilities come back: past Z ("AB" may start with the token "A") letters cannot be told apart.
     max_letter_options = 26
 
@@ -242,7 +243,7 @@ class OpenAIBackend:
         if not is_letter_set(request.answers):
             # Label answers span several tokens; an API's first-token list cannot score them.
             text = await self._generate_one(client, GenerateRequest(request.prompt, 32, ("\n",), request.system))
-            return OptionScores({}, False, source="text", text=text)
+            return OptionScores({}, False, source=AnswerSource.TEXT, text=text)
         extra: dict[str, Any] = {"logit_bias": letter_bias(request.answers, self.letter_ids)} if self.letter_ids else {}
         if self.api == "chat":
             response = await client.chat.completions.create(
@@ -265,7 +266,7 @@ class OpenAIBackend:
         if top:
             scores, complete = letter_logprobs(top, request.answers)
             return OptionScores(scores, complete)
-        return OptionScores({}, False, source="text", text=text)
+        return OptionScores({}, False, source=AnswerSource.TEXT, text=text)
 
     def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
         """One first-token request per prompt, concurrently; a failed request gives an error result."""

@@ -1,28 +1,70 @@
-"""Backend names -> classes, imported lazily so ``import qa4re`` never imports torch."""
+"""Backends by name, and the one place a backend is built (imported lazily: ``import qa4re`` never imports torch).
+
+``--model`` is ``[backend:]name``: ``openai:NAME`` for an OpenAI-compatible server, ``nli:NAME``
+for an NLI model, ``llama:FILE.gguf`` for a GGUF file run by llama.cpp in process, otherwise a
+local transformers model (``default``, a ``.gguf`` file, a folder or a hub id). A prefix that
+looks like a backend name but is none (``opneai:gpt-4o``) is an error with a suggestion, never a
+hub id.
+
+A registered backend is a class built as ``cls(name, **options)``. It declares, as class
+attributes, its ``capabilities`` (what methods it can run) and ``settings``: the names of the
+:class:`~qa4re.backends.settings.BackendSettings` fields it takes. Third-party backends register
+through the entry-point group ``qa4re.backends``.
+"""
 
 from __future__ import annotations
 
-import importlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from qa4re.backends.base import Backend
-from qa4re.errors import UnknownNameError
+from qa4re.registry import Registry
 
-BACKENDS = {
-    "transformers": "qa4re.backends.transformers:TransformersBackend",
-    "fake": "qa4re.backends.fake:FakeBackend",
-    "openai": "qa4re.backends.openai_compatible:OpenAIBackend",
-    "nli": "qa4re.backends.nli:NLIBackend",
-    "llama": "qa4re.backends.llama:LlamaBackend",
-}
+BACKENDS: Registry[Any] = Registry(
+    "backend",
+    "qa4re.backends",
+    {
+        "transformers": "qa4re.backends.transformers:TransformersBackend",
+        "fake": "qa4re.backends.fake:NamedFakeBackend",
+        "openai": "qa4re.backends.openai_compatible:OpenAIBackend",
+        "nli": "qa4re.backends.nli:NLIBackend",
+        "llama": "qa4re.backends.llama:LlamaBackend",
+    },
+)
+
+_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):(?!//)(.+)$")  # "openai:gpt-4o", not "http://..." or "C:\\..."
 
 
-def backend_class(name: str) -> Any:
-    """The backend class registered as ``name``."""
-    if name not in BACKENDS:
-        raise UnknownNameError("backend", name, BACKENDS)
-    module, _, attribute = BACKENDS[name].partition(":")
-    return getattr(importlib.import_module(module), attribute)
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """A parsed ``--model``: the backend's registry name and the model it loads."""
+
+    backend: str
+    name: str
+
+
+def parse_model(model: str) -> ModelRef:
+    """``openai:gpt-4o`` -> (openai, gpt-4o); ``./m.gguf``, ``org/name``, ``default`` -> transformers."""
+    match = _PREFIX.match(model)
+    if match is None or Path(model).exists():
+        return ModelRef("transformers", model)
+    prefix, rest = match.groups()
+    return ModelRef(BACKENDS.check(prefix), rest)
+
+
+def backend_class(model: str) -> Any:
+    """The class of the backend that ``--model`` names."""
+    return BACKENDS.get(parse_model(model).backend)
+
+
+def build_backend(model: str, options: Mapping[str, Any]) -> Backend:
+    """The backend of ``--model`` with its constructor ``options``: the one place a backend is built."""
+    ref = parse_model(model)
+    backend: Backend = BACKENDS.get(ref.backend)(ref.name, **options)
+    return backend
 
 
 def get_backend(model: str = "default", **options: Any) -> Backend:
@@ -32,8 +74,4 @@ def get_backend(model: str = "default", **options: Any) -> Backend:
     ``transformers:./model.gguf``, ``openai:gpt-4o-mini`` (OpenAI-compatible HTTP API). An unknown
     prefix (``opneai:gpt-4o``) raises :class:`UnknownNameError` with a suggestion.
     """
-    from qa4re.backends.settings import parse_model  # settings builds on this registry
-
-    ref = parse_model(model)
-    backend: Backend = backend_class("fake")() if ref.backend == "fake" else backend_class(ref.backend)(ref.name, **options)
-    return backend
+    return build_backend(model, options)

@@ -1,19 +1,14 @@
-"""Backend settings, parsed once: which backend a ``--model`` names, and the options it takes.
+"""Backend settings, each declared once: the command line's model options, a grid's model keys, the
+spaCy component's config and the pipeline's cache key are built from these fields.
 
-``--model`` is ``[backend:]name``: ``openai:NAME`` for an OpenAI-compatible server, ``nli:NAME``
-for an NLI model (the NLI baseline), ``llama:FILE.gguf`` for a GGUF file run by llama.cpp in
-process, otherwise a local transformers model (``default``, a ``.gguf`` file, a folder or a hub
-id). A prefix that looks like a backend name but is none (``opneai:gpt-4o``) is an error with a
-suggestion, never a hub id.
-
-Where a local model runs (``device``, ``dtype``, ``device_map``) is declared here once and checked
-for spelling when the settings are made; whether this machine has the device is checked when the
-model loads (:mod:`qa4re.backends.device`).
+Which of them a backend takes is the backend's own declaration (its ``settings`` class attribute);
+where a local model runs (``device``, ``dtype``, ``device_map``) is checked for spelling when the
+settings are made, and whether this machine has the device when the model loads
+(:mod:`qa4re.backends.device`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,58 +17,50 @@ from qa4re.backends.base import Backend
 from qa4re.backends.cached import CachingBackend
 from qa4re.backends.device import Placement, batch_defaults
 from qa4re.backends.embedded import cache_dir
-from qa4re.backends.registry import BACKENDS, backend_class
-from qa4re.errors import UnknownNameError
+from qa4re.backends.registry import ModelRef, backend_class, build_backend, parse_model
+from qa4re.fields import setting, validate
 
-_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):(?!//)(.+)$")  # "openai:gpt-4o", not "http://..." or "C:\\..."
+__all__ = ["BackendSettings", "ModelRef", "parse_model"]
 
-
-@dataclass(frozen=True, slots=True)
-class ModelRef:
-    """A parsed ``--model``: the backend's registry name and the model it loads."""
-
-    backend: str
-    name: str
-
-
-def parse_model(model: str) -> ModelRef:
-    """``openai:gpt-4o`` -> (openai, gpt-4o); ``./m.gguf``, ``org/name``, ``default`` -> transformers."""
-    match = _PREFIX.match(model)
-    if match is None or Path(model).exists():
-        return ModelRef("transformers", model)
-    prefix, rest = match.groups()
-    if prefix not in BACKENDS:
-        raise UnknownNameError("backend", prefix, BACKENDS)
-    return ModelRef(prefix, rest)
-
-
-LOCAL_BACKENDS = ("transformers", "nli", "llama")
+_SERVED = "openai:<name> models: "
 
 
 @dataclass(frozen=True)
 class BackendSettings:
-    """Which model to load and how to call it; everything the CLI's model options carry."""
+    """Which model to load and how to call it."""
 
-    model: str = "default"
-    batch_size: int | None = None  # None: what suits the device (8 on a CPU, 32 on CUDA)
-    chat_template: bool | None = None
-    cache: Path | None = None  # model-output cache (SQLite); None: $QA4RE_CACHE_DIR/outputs.sqlite
-    # Local models (transformers, nli, llama):
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    dtype: str = "auto"  # auto | float32 | bfloat16 | float16 (transformers, nli)
-    device_map: str | None = None  # accelerate: auto | balanced | balanced_low_0 | sequential (transformers, nli)
-    threads: int | None = None  # llama: CPU threads (None: every core this process may use)
-    # OpenAI-compatible servers (``openai:<name>``) only:
-    base_url: str | None = None
-    api: str = "chat"
-    concurrency: int = 4
-    timeout: float = 60.0
-    max_retries: int = 5
-    letter_tokenizer: str | None = None  # the served model's tokenizer, for logit_bias on the letters
-    price_per_million_input: float | None = None  # for the cost estimate in metrics.json
-    price_per_million_output: float | None = None
+    model: str = setting(
+        "default",
+        "default (embedded SmolLM2-135M-Instruct), a hub id, a folder, a .gguf file, llama:FILE.gguf (llama.cpp), openai:NAME or nli:NAME.",
+        spacy=True,
+    )
+    batch_size: int | None = setting(None, "Prompts per forward pass (default: 8 on a CPU, 32 on CUDA).", minimum=1, spacy=True)
+    chat_template: bool | None = setting(
+        None, "Wrap prompts in the model's chat template (default: when it has one).", flag="--chat-template/--no-chat-template", spacy=True
+    )
+    cache: Path | None = setting(None, "Model-output cache file (default: $QA4RE_CACHE_DIR/outputs.sqlite).", grid=False, spacy=True, output=False)
+    device: str = setting("auto", "Local models: auto (CUDA when available, else CPU), cpu, cuda, cuda:N or mps.", spacy=True)
+    dtype: str = setting(
+        "auto", "Local models: auto (bfloat16 on a GPU that supports it, float32 on CPU), float32, bfloat16 or float16 (refused for T5).", spacy=True
+    )
+    device_map: str | None = setting(
+        None, "Local models: spread a model larger than one device with accelerate (auto, balanced, balanced_low_0, sequential).", spacy=True
+    )
+    threads: int | None = setting(None, "llama: models: CPU threads (default: every core this process may use).", minimum=1, output=False)
+    base_url: str | None = setting(None, _SERVED + "API root, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL).")
+    api: str = setting("chat", _SERVED + "chat or completions endpoint.")
+    concurrency: int = setting(4, _SERVED + "requests in flight at once.", minimum=1, output=False)
+    timeout: float = setting(60.0, _SERVED + "seconds per request before it is retried.", output=False)
+    max_retries: int = setting(5, _SERVED + "retries per request (backoff with jitter, Retry-After honoured).", minimum=0, output=False)
+    letter_tokenizer: str | None = setting(
+        None, _SERVED + "its tokenizer (tiktoken[:<encoding>], default, a .gguf, folder or hub id), for logit_bias on the letters."
+    )
+    price_per_million_input: float | None = setting(None, "Price per million prompt tokens, for the cost estimate.", output=False)
+    price_per_million_output: float | None = setting(None, "Price per million completion tokens, for the cost estimate.", output=False)
 
     def __post_init__(self) -> None:
+        validate(self)
+        parse_model(self.model)  # an unknown backend prefix fails here, before any data is read
         self.placement  # noqa: B018 - a misspelt device, dtype or device map fails here, before any model loads
 
     @property
@@ -82,8 +69,8 @@ class BackendSettings:
 
     @property
     def local(self) -> bool:
-        """True when the model runs in this process (the placement options apply)."""
-        return parse_model(self.model).backend in LOCAL_BACKENDS
+        """True when the model runs in this process (its backend takes the placement settings)."""
+        return "device" in backend_class(self.model).settings
 
     def effective_batch_size(self) -> int:
         """Requests per backend call: ``batch_size``, or the local device's default (8 for other backends)."""
@@ -91,26 +78,14 @@ class BackendSettings:
             return self.batch_size
         return batch_defaults(self.device)[0] if self.local else 8
 
-    def options(self, ref: ModelRef) -> dict[str, Any]:
-        """The constructor options of ``ref``'s backend."""
-        options: dict[str, Any] = {}
-        if ref.backend in LOCAL_BACKENDS:
-            options.update(batch_size=self.batch_size, device=self.device, dtype=self.dtype, device_map=self.device_map)
-            if ref.backend == "llama":
-                options["threads"] = self.threads
-        elif ref.backend == "openai":
-            options.update(base_url=self.base_url, api=self.api, concurrency=self.concurrency, timeout=self.timeout, max_retries=self.max_retries,
-                           letter_tokenizer=self.letter_tokenizer)  # fmt: skip
-        if self.chat_template is not None and ref.backend not in ("fake", "nli"):
-            options["chat_template"] = self.chat_template
-        return options
+    def options(self, ref: ModelRef | None = None) -> dict[str, Any]:
+        """The constructor options of the model's backend: the settings it declares, where set."""
+        names = backend_class(self.model).settings
+        return {name: value for name in names if (value := getattr(self, name)) is not None}
 
     def backend(self) -> Backend:
         """The backend itself, without the output cache."""
-        ref = parse_model(self.model)
-        if ref.backend == "fake":
-            return backend_class("fake")()  # type: ignore[no-any-return]
-        return backend_class(ref.backend)(ref.name, **self.options(ref))  # type: ignore[no-any-return]
+        return build_backend(self.model, self.options())
 
     def build(self) -> CachingBackend:
         """The backend, wrapped in the on-disk output cache."""

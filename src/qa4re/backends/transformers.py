@@ -15,10 +15,10 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from qa4re.backends.base import GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.base import LANGUAGE_MODEL, GenerateRequest, OptionScores, ScoreRequest
 from qa4re.backends.device import BATCH_DEFAULTS, Placement, load_placed, resolve
 from qa4re.backends.embedded import resolve_model
-from qa4re.backends.encoding import Encoded, PromptEncoder, common_prefix_length, has_prefix_answers, per_token, stop_at
+from qa4re.backends.encoding import Encoded, PromptEncoder, common_prefix_length, has_prefix_answers, stop_at, with_lengths
 from qa4re.errors import BackendError, BackendUnavailable
 
 __all__ = ["AnswerTree", "PrefixStates", "TransformersBackend", "common_prefix_length", "has_prefix_answers", "prefix_grouped_batches"]
@@ -138,10 +138,9 @@ class TransformersBackend:
             demonstrations, the start of a sentence with many pairs) once and reuse its KV states.
     """
 
-    supports_logprobs = True
+    capabilities = LANGUAGE_MODEL
+    settings = ("chat_template", "batch_size", "device", "dtype", "device_map")
     max_letter_options = None  # every answer is scored to its end, so letters past Z can win too
-    commit_every = None
-    usage = None
 
     min_shared_prefix = 16  # tokens; shorter shared prefixes are not worth a separate forward pass
 
@@ -246,10 +245,7 @@ class TransformersBackend:
             else:
                 for i in multi:
                     results[i] = self._score_answer_tree(encoded[i])
-        for k, (request, e, r) in enumerate(zip(requests, encoded, results, strict=True)):
-            if request.per_token and r is not None:  # length-normalised: mean log-probability per answer token
-                results[k] = per_token(r, e)
-        return [r for r in results if r is not None]
+        return [with_lengths(r, e) for r, e in zip(results, encoded, strict=True) if r is not None]
 
     def _padded(self, sequences: list[list[int]], left: bool) -> tuple[Any, Any]:
         torch = self._torch

@@ -13,9 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qa4re.errors import DataError
-from qa4re.types import Entity, ErrorRecord, RelationInstance
-
-Item = RelationInstance | ErrorRecord
+from qa4re.types import Entity, ErrorRecord, Item, RelationInstance
 
 
 class OnError(str, Enum):
@@ -23,6 +21,41 @@ class OnError(str, Enum):
 
     STOP = "stop"  # raise DataError (file:line: field: reason)
     SKIP = "skip"  # yield an ErrorRecord, which ends up in the output and the error count
+
+
+Reader = Callable[[Path, OnError, "str | None"], Iterator[Item]]  # (file, policy, split) -> items; the split matters where one file holds several
+
+
+def split_json(split: str) -> tuple[str, ...]:
+    """The usual file names of a split in a dataset folder."""
+    return (f"{split}.json", f"{split}.jsonl")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset's facts: its reader, built-in schema, split files and extra metrics.
+
+    A dataset is one module holding one (or a few) of these, registered by name in
+    :data:`qa4re.datasets.DATASETS` (or through the entry-point group ``qa4re.datasets``).
+    """
+
+    name: str
+    read: Reader
+    schema: str | None = None  # the built-in schema of its relations (None: the run names one)
+    split_files: Callable[[str], tuple[str, ...]] = split_json  # a split's file names inside a dataset folder
+    official_scorer: bool = False  # SemEval-2010 Task 8's official macro-F1 (9 relations, direction ignored) is reported too
+
+    def file(self, data: Path, split: str) -> Path:
+        """The file of ``split``: ``data`` itself when it is a file, else the split's file inside it."""
+        if data.is_file():
+            return data
+        if not data.is_dir():
+            raise DataError(str(data), None, None, "no such file or directory")
+        names = self.split_files(split)
+        for name in names:
+            if (data / name).is_file():
+                return data / name
+        raise DataError(str(data), None, None, f"no file for split '{split}' (looked for {', '.join(names)})")
 
 
 @dataclass(frozen=True, slots=True)

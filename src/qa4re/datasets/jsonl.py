@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, finished_instance, json_object, require
+from qa4re.datasets.base import Dataset, OnError, finished_instance, json_object, require
 from qa4re.datasets.tacred import read_json_dataset
 from qa4re.errors import DataError
-from qa4re.types import Entity, RelationInstance
+from qa4re.types import Entity, Item, RelationInstance
 
 
 def _entity(record: dict[str, Any], role: str, text: str, source: str, line: int) -> Entity:
@@ -43,6 +43,9 @@ def jsonl_instance(record: Any, source: str, line: int) -> RelationInstance:
     return finished_instance(record, text, subj, obj, source, line, ("subj", "obj"))
 
 
-def read_jsonl(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
+def read_jsonl(path: Path, on_error: OnError = OnError.STOP, split: str | None = None) -> Iterator[Item]:
     """Stream the examples of one generic JSONL file."""
     return read_json_dataset(path, jsonl_instance, on_error)
+
+
+JSONL = Dataset("jsonl", read_jsonl)

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, RecordParser, check_spans, guarded, hash_fraction, json_lines, json_object, require, token_sentence
+from qa4re.datasets.base import Dataset, OnError, RecordParser, check_spans, guarded, hash_fraction, json_lines, json_object, require, token_sentence
 from qa4re.errors import DataError
-from qa4re.types import Entity, RelationInstance
+from qa4re.types import Entity, Item, RelationInstance
 
 NA = "no_relation"
 
@@ -58,13 +58,13 @@ def redocred_instance(record: Any, source: str, line: int) -> RelationInstance:
     return RelationInstance(str(record.get("id", f"{Path(source).name}:{line}")), text, subj, obj, relation, source, others)
 
 
-def read_redocred(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
+def read_redocred(path: Path, on_error: OnError = OnError.STOP, split: str | None = None) -> Iterator[Item]:
     """Stream every pair of one sentence-level Re-DocRED file."""
     source = str(path)
     return guarded((RecordParser(redocred_instance, record, source, line) for line, record in json_lines(path) if not _nested(record)), on_error)
 
 
-def read_redocred_evidence(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
+def read_redocred_evidence(path: Path, on_error: OnError = OnError.STOP, split: str | None = None) -> Iterator[Item]:
     """Evidence-verified positives and about as many no_relation pairs (picked by a hash of their id)."""
     positives = negatives = 0
     for _, record in json_lines(path):
@@ -82,3 +82,11 @@ def read_redocred_evidence(path: Path, on_error: OnError = OnError.STOP) -> Iter
 
     source = str(path)
     return guarded((RecordParser(redocred_instance, record, source, line) for line, record in json_lines(path) if wanted(record)), on_error)
+
+
+def _split_files(split: str) -> tuple[str, ...]:
+    return (f"{split}_sentence_re.jsonl.gz", f"{split}_sentence_re.jsonl")
+
+
+REDOCRED = Dataset("redocred", read_redocred, "redocred", _split_files)
+REDOCRED_EVIDENCE = Dataset("redocred-evidence", read_redocred_evidence, "redocred", _split_files)

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
-from qa4re.datasets.base import Item, OnError, check_spans, guarded
+from qa4re.datasets.base import Dataset, OnError, check_spans, guarded
 from qa4re.errors import DataError
-from qa4re.types import Entity, RelationInstance
+from qa4re.types import Entity, Item, RelationInstance
 
 SPLIT_FILES = {"train": "TRAIN_FILE.TXT", "test": "TEST_FILE_FULL.TXT"}
 ENTITY_TYPE = "MISC"
@@ -76,7 +76,7 @@ def _parse(source: str, line: int, block: list[str]) -> RelationInstance:
     return RelationInstance(head.strip(), text, subj, obj, relation, source)
 
 
-def read_semeval(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
+def read_semeval(path: Path, on_error: OnError = OnError.STOP, split: str | None = None) -> Iterator[Item]:
     """Stream the examples of one SemEval-2010 Task 8 file."""
     source = str(path)
 
@@ -85,3 +85,6 @@ def read_semeval(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]
             yield partial(_parse, source, line, block)
 
     return guarded(parsers(), on_error)
+
+
+SEMEVAL = Dataset("semeval", read_semeval, "semeval", lambda split: (SPLIT_FILES.get(split, split),), official_scorer=True)

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, RecordParser, finished_instance, guarded, json_object, require, token_sentence
+from qa4re.datasets.base import Dataset, OnError, RecordParser, finished_instance, guarded, json_object, require, token_sentence
 from qa4re.errors import DataError
-from qa4re.types import Entity, RelationInstance
+from qa4re.types import Entity, Item, RelationInstance
 
 _DECODER = json.JSONDecoder()
 _WHITESPACE = " \t\r\n"
@@ -96,6 +96,11 @@ def read_json_dataset(path: Path, parse: Callable[[Any, str, int], RelationInsta
     return guarded(parsers(), on_error)
 
 
-def read_tacred(path: Path, on_error: OnError = OnError.STOP) -> Iterator[Item]:
+def read_tacred(path: Path, on_error: OnError = OnError.STOP, split: str | None = None) -> Iterator[Item]:
     """Stream the examples of one TACRED-format file."""
     return read_json_dataset(path, tacred_instance, on_error)
+
+
+TACRED = Dataset("tacred", read_tacred, "tacred")
+TACREV = Dataset("tacrev", read_tacred, "tacrev")
+RETACRED = Dataset("retacred", read_tacred, "retacred")

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from qa4re.datasets.base import Item, OnError, RecordParser, check_spans, guarded, hash_fraction, json_lines, json_object, require
+from qa4re.datasets.base import Dataset, OnError, RecordParser, check_spans, guarded, hash_fraction, json_lines, json_object, require
 from qa4re.errors import DataError
-from qa4re.types import Entity, RelationInstance
+from qa4re.types import Entity, Item, RelationInstance
 
 FILE = "webred5_sentence_re.jsonl"
 DEV_SHARE = 0.3
@@ -47,8 +47,9 @@ def webred_instance(record: Any, source: str, line: int) -> RelationInstance:
     return RelationInstance(str(record.get("id", f"{Path(source).name}:{line}")), text, subj, obj, relation, source)
 
 
-def read_webred(path: Path, on_error: OnError = OnError.STOP, split: str = "all") -> Iterator[Item]:
+def read_webred(path: Path, on_error: OnError = OnError.STOP, split: str | None = None) -> Iterator[Item]:
     """Stream the examples of ``split`` (``dev``, ``test`` or ``all``) of a WebRED file."""
+    split = split or "all"
     if split not in SPLITS:
         raise DataError(str(path), None, None, f"WebRED has the splits {', '.join(SPLITS)}, not '{split}'")
 
@@ -58,3 +59,6 @@ def read_webred(path: Path, on_error: OnError = OnError.STOP, split: str = "all"
 
     source = str(path)
     return guarded((RecordParser(webred_instance, record, source, line) for line, record in json_lines(path) if wanted(record)), on_error)
+
+
+WEBRED = Dataset("webred", read_webred, "webred", lambda split: (FILE,))  # one file; the reader takes the split

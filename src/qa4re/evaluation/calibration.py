@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from qa4re.evaluation.metrics import micro_prf, pair_counts
-from qa4re.extract.decode import thresholded_relation
+from qa4re.prompts.decode import thresholded_relation
 
 
 def choose_na_threshold(examples: Sequence[tuple[str, Mapping[str, float]]], na_relation: str) -> float:

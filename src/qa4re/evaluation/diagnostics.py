@@ -18,8 +18,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from qa4re.evaluation.results import Diagnostics, GoldRank
-from qa4re.extract.decode import letter_relation_probabilities
-from qa4re.types import Prediction, is_option_letter
+from qa4re.prompts.decode import letter_relation_probabilities
+from qa4re.types import AnswerSource, Prediction, is_option_letter
 
 TOP_ANSWER_WARNING = 0.8  # warn when one answer is more than this share of all answers
 LETTER_MASS_WARNING = 0.5  # warn when the options hold less than this probability on average
@@ -60,9 +60,9 @@ class AnswerDiagnostics:
 
     def add(self, prediction: Prediction) -> None:
         """Count one prediction (rule-based ones, e.g. NA for an unknown type pair, are not model answers)."""
-        if prediction.scoring == "rule" or prediction.relation is None:
+        if prediction.scoring is AnswerSource.RULE or prediction.relation is None:
             return
-        self.answers[prediction.answer if prediction.scoring == "logprobs" and prediction.answer else prediction.relation] += 1
+        self.answers[prediction.answer if prediction.scoring is AnswerSource.LOGPROBS and prediction.answer else prediction.relation] += 1
         if prediction.letter_mass is not None:
             self.masses.append(prediction.letter_mass)
         if self.na_relation is not None and prediction.gold is not None and prediction.gold != self.na_relation:

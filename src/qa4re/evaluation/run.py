@@ -13,19 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from qa4re.backends.base import Backend
-from qa4re.backends.settings import BackendSettings, parse_model
-from qa4re.datasets import DATASETS, Item, OnError, dataset_file, read_dataset, sample_positions
-from qa4re.errors import ConfigError, DataError, UnknownNameError
+from qa4re.backends.registry import backend_class
+from qa4re.backends.settings import BackendSettings
+from qa4re.datasets import OnError, dataset_file, get_dataset, read_dataset, sample_positions
+from qa4re.errors import ConfigError, DataError
 from qa4re.evaluation.diagnostics import AnswerDiagnostics
 from qa4re.evaluation.memory import peak_rss_mib, reset_peak_rss
 from qa4re.evaluation.report import compute_metrics, write_outputs
 from qa4re.evaluation.results import EvaluationResult, RunRecord
+from qa4re.extract.config import ExtractorConfig
 from qa4re.extract.engine import Engine, ExtractorSpec, LocalEngine
-from qa4re.extract.pipeline import ExtractorConfig, Output
-from qa4re.prompts.render import Method
+from qa4re.extract.methods import METHODS
 from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import RelationSchema
-from qa4re.types import ErrorRecord, Prediction, RelationInstance
+from qa4re.types import AnswerSource, ErrorKind, ErrorRecord, Item, Output, Prediction, RelationInstance
 
 Progress = Callable[[int], None]
 
@@ -55,16 +56,14 @@ def estimated_cost(usage: Any, model: BackendSettings) -> float | None:
     return round(float(usage.prompt_tokens * model.price_per_million_input + usage.completion_tokens * model.price_per_million_output) / 1e6, 6)
 
 
-def runs_on(method: Method, model: str) -> bool:
-    """Whether ``--model`` can run ``method``: an NLI model (``nli:...``) runs the NLI method only, and only it."""
-    return (method is Method.NLI) == (parse_model(model).backend == "nli")
+def runs_on(method: str, model: str) -> bool:
+    """Whether ``--model``'s backend has a capability that ``method`` needs (an ``nli:`` model runs the NLI method only, and only it)."""
+    return bool(METHODS.get(method).needs & backend_class(model).capabilities)
 
 
 def dataset_schema(dataset: str, schema: str | None, templates: str | None) -> RelationSchema:
     """The schema of a run: ``schema`` if given, else the dataset's built-in schema."""
-    if dataset not in DATASETS:
-        raise UnknownNameError("dataset", dataset, DATASETS)
-    name = schema or DATASETS[dataset][1]
+    name = schema or get_dataset(dataset).schema
     if name is None:
         raise ConfigError(f"--schema is required for --dataset {dataset}")
     return load_schema(name, templates)
@@ -85,7 +84,7 @@ def sampled(items: Iterable[Item], positions: set[int] | None) -> Iterator[Item]
 def stop_on_data_errors(outputs: Iterable[Output], on_error: OnError) -> Iterator[Output]:
     """Raise on the first invalid-input record when the policy is STOP."""
     for output in outputs:
-        if on_error is OnError.STOP and isinstance(output, ErrorRecord) and output.kind == "data":
+        if on_error is OnError.STOP and isinstance(output, ErrorRecord) and output.kind is ErrorKind.DATA:
             raise DataError(output.source, output.line, output.field, output.message)
         yield output
 
@@ -143,12 +142,12 @@ def evaluate(
             out.write(json.dumps(output.to_json(), ensure_ascii=False) + "\n")
             if isinstance(output, ErrorRecord) or output.error is not None:
                 n_errors += 1
-                n_model_errors += isinstance(output, ErrorRecord) and output.kind == "model"
+                n_model_errors += isinstance(output, ErrorRecord) and output.kind is ErrorKind.MODEL
             if isinstance(output, Prediction):
                 diagnostics.add(output)
-                n_fallback += output.candidates_fallback and output.scoring != "rule"
-                n_rule += output.scoring == "rule"
-            if output.gold is not None and not (isinstance(output, ErrorRecord) and output.kind == "data"):
+                n_fallback += output.candidates_fallback and output.scoring is not AnswerSource.RULE
+                n_rule += output.scoring is AnswerSource.RULE
+            if output.gold is not None and not (isinstance(output, ErrorRecord) and output.kind is ErrorKind.DATA):
                 if isinstance(output, Prediction):
                     pairs[output.matched_gold or output.gold, output.relation] += 1
                 else:
@@ -164,7 +163,7 @@ def evaluate(
         tokens_per_example=round(tokens / n_examples, 1) if tokens and n_examples else None, peak_rss_mib=peak_rss_mib(),
     )  # fmt: skip
     metrics = compute_metrics(
-        pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=settings.dataset == "semeval", n_fallback=n_fallback, n_rule=n_rule
+        pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=get_dataset(settings.dataset).official_scorer, n_fallback=n_fallback, n_rule=n_rule
     )
     result = EvaluationResult(metrics, diagnostics.summary(), run)
     write_outputs(settings.output, result)

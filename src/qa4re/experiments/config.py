@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from itertools import product
@@ -15,40 +15,31 @@ import yaml
 
 from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import DATASETS
-from qa4re.errors import ConfigError, UnknownNameError
+from qa4re.errors import ConfigError, Qa4reError, UnknownNameError
 from qa4re.evaluation.run import runs_on
-from qa4re.extract.debias import Debias
-from qa4re.extract.pipeline import Scoring
-from qa4re.prompts.render import Method
-from qa4re.schemas.model import UnknownTypePair
+from qa4re.extract.config import ExtractorConfig, UnknownTypePair
+from qa4re.fields import checked, field_names
 
-VARIANT_KEYS = {
-    "method": str, "constraints": bool, "na_first": bool, "shuffle_options": bool, "shared_demonstrations": bool, "na_threshold": str,
-    "scoring": str, "answer_prefix": str, "debias": str, "permutations": int, "prior_samples": int,
-    "max_options": int, "preselect": int,
-}  # fmt: skip
-VARIANT_MINIMUMS = {"permutations": 1, "prior_samples": 1, "max_options": 2, "preselect": 1}  # max_options: a candidate and NA
 DEFAULT_TEMPLATES = "default"  # the schema's own default template set
+# A variant's keys: the prompt settings a grid may set (shots, seeds, unknown_type_pair are axes or dataset keys).
+VARIANT_KEYS = (*field_names(ExtractorConfig, lambda s: s.grid), "na_threshold")
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A named method setting: a prompting method plus ablation switches."""
+    """A named method setting: overrides of the :class:`~qa4re.extract.config.ExtractorConfig` defaults."""
 
     name: str
-    method: Method
-    constraints: bool = True
-    na_first: bool = False
-    shuffle_options: bool = False
-    shared_demonstrations: bool = False
+    settings: tuple[tuple[str, Any], ...] = ()
     calibrate_na_threshold: bool = False  # choose an NA threshold on the dataset's dev sample
-    scoring: Scoring = Scoring.LOGPROBS
-    answer_prefix: str = ""
-    debias: Debias = Debias.NONE
-    permutations: int = 4
-    prior_samples: int = 8
-    max_options: int | None = None  # tournament rounds of at most this many options
-    preselect: int | None = None  # keep this many candidates, ranked by their filled templates' likelihood
+
+    @property
+    def method(self) -> str:
+        return str(dict(self.settings).get("method", "qa4re"))
+
+    def config(self, **cell: Any) -> ExtractorConfig:
+        """The extractor settings of this variant in one cell (``cell``: shots, seed, unknown_type_pair, na_threshold)."""
+        return ExtractorConfig(**dict(self.settings), **cell)
 
 
 @dataclass(frozen=True)
@@ -68,28 +59,22 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model of the grid; ``name`` labels it in the report. The other fields are the
-    :class:`~qa4re.backends.settings.BackendSettings` of the same names."""
+    """One model of the grid; ``name`` labels it in the report, ``backend`` is how it loads (without the cache)."""
 
     name: str
-    model: str
-    batch_size: int | None = None
-    chat_template: bool | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    device_map: str | None = None
-    threads: int | None = None
+    backend: BackendSettings
+
+    @property
+    def model(self) -> str:
+        return self.backend.model
 
     def settings(self, cache: Path | None) -> BackendSettings:
         """The backend settings of this model (``cache``: the grid's output cache)."""
-        fields = {k: getattr(self, k) for k in MODEL_KEYS if k not in ("name", "model")}
-        return BackendSettings(model=self.model, cache=cache, **fields)
+        return replace(self.backend, cache=cache)
 
 
-# Keys of a model entry and their types; batch_size, device and dtype may also be set for every model at the top level.
-MODEL_KEYS: dict[str, type] = {
-    "name": str, "model": str, "batch_size": int, "chat_template": bool, "device": str, "dtype": str, "device_map": str, "threads": int,
-}  # fmt: skip
+# Keys of a model entry: a name and the backend settings a grid may set; these may also be set for every model at the top level.
+MODEL_KEYS = ("name", *field_names(BackendSettings, lambda s: s.grid))
 MODEL_DEFAULT_KEYS = ("batch_size", "device", "dtype")
 
 
@@ -175,36 +160,26 @@ class _Reader:
         return path if path.is_absolute() else self.source.parent / path
 
 
-def _variant(reader: _Reader, name: str, data: Any) -> Variant:
-    where = f"variants.{name}."
-    if not isinstance(data, Mapping):
-        raise reader.fail(f"variants.{name}", "expected a mapping of settings")
-    reader.known(data, set(VARIANT_KEYS), where)
-    for key, kind in VARIANT_KEYS.items():
-        reader.get(data, key, kind, None, where)
-    for key, least in VARIANT_MINIMUMS.items():
-        if key in data and data[key] < least:
-            raise reader.fail(f"{where}{key}", f"must be at least {least}, got {data[key]}")
-    try:
-        method = Method(data.get("method", "qa4re"))
-    except ValueError:
-        raise reader.fail(f"{where}method", f"unknown method {data.get('method')!r} ({', '.join(m.value for m in Method)})") from None
+def _variant(reader: _Reader, index: int, data: Any, packaged: Mapping[str, Any]) -> Variant:
+    """A list entry of ``variants:``: a packaged variant's name, or a mapping of a name and its settings."""
+    where = f"variants[{index}]"
+    if isinstance(data, str):
+        if data not in packaged:
+            raise reader.fail(where, str(UnknownNameError("variant", data, packaged)))
+        name, data = data, packaged[data]
+    elif isinstance(data, Mapping) and isinstance(data.get("name"), str):
+        name, data = data["name"], {k: v for k, v in data.items() if k != "name"}
+    else:
+        raise reader.fail(where, "expected a packaged variant's name, or a mapping with a name and its settings")
     threshold = data.get("na_threshold")
     if threshold not in (None, "dev"):
-        raise reader.fail(f"{where}na_threshold", "only 'dev' is allowed: the threshold is chosen on the dev sample, never on test")
-    choices: dict[str, type[Scoring] | type[Debias]] = {"scoring": Scoring, "debias": Debias}
-    chosen: dict[str, Any] = {}
-    for key, kind in choices.items():
-        values = [member.value for member in kind]
-        try:
-            chosen[key] = kind(data.get(key, values[0]))
-        except ValueError:
-            raise reader.fail(f"{where}{key}", str(UnknownNameError(key, str(data.get(key)), values))) from None
-    return Variant(
-        name, method, data.get("constraints", True), data.get("na_first", False), data.get("shuffle_options", False),
-        data.get("shared_demonstrations", False), threshold == "dev", chosen["scoring"], data.get("answer_prefix", ""), chosen["debias"],
-        data.get("permutations", 4), data.get("prior_samples", 8), data.get("max_options"), data.get("preselect"),
-    )  # fmt: skip
+        raise reader.fail(f"{where}.na_threshold", "only 'dev' is allowed: the threshold is chosen on the dev sample, never on test")
+    settings = checked(ExtractorConfig, {k: v for k, v in data.items() if k != "na_threshold"}, f"{reader.source}: {where}.", VARIANT_KEYS)
+    try:
+        Variant(name, tuple(settings.items())).config()  # settings that clash (a misspelt plug-in name) fail at load, not mid-grid
+    except Qa4reError as exc:
+        raise reader.fail(where, str(exc)) from None
+    return Variant(name, tuple(settings.items()), threshold == "dev")
 
 
 def _dataset(reader: _Reader, index: int, data: Any) -> DatasetSpec:
@@ -214,7 +189,7 @@ def _dataset(reader: _Reader, index: int, data: Any) -> DatasetSpec:
     reader.known(data, {"dataset", "data", "split", "limit", "dev_split", "dev_limit", "template_sets", "schema", "unknown_type_pair"}, where)
     name = reader.get(data, "dataset", str, None, where)
     if name not in DATASETS:
-        raise reader.fail(f"{where}dataset", str(UnknownNameError("dataset", str(name), DATASETS)))
+        raise reader.fail(f"{where}dataset", str(UnknownNameError("dataset", str(name), DATASETS.names())))
     folder = reader.get(data, "data", str, None, where)
     if folder is None:
         raise reader.fail(f"{where}data", "required: the dataset file or folder (relative paths are relative to this file)")
@@ -234,23 +209,19 @@ def _dataset(reader: _Reader, index: int, data: Any) -> DatasetSpec:
 
 
 def _model(reader: _Reader, index: int, data: Any, defaults: Mapping[str, Any]) -> ModelSpec:
-    where = f"models[{index}]."
+    where = f"models[{index}]"
     if isinstance(data, str):
         data = {"model": data}
     if not isinstance(data, Mapping):
-        raise reader.fail(f"models[{index}]", "expected a model name or a mapping with name and model")
-    reader.known(data, set(MODEL_KEYS), where)
-    values = {key: reader.get(data, key, kind, defaults.get(key), where) for key, kind in MODEL_KEYS.items()}
-    if values["model"] is None:
-        raise reader.fail(f"{where}model", "required")
-    values["name"] = values["name"] or values["model"]
-    values = {k: v for k, v in values.items() if v is not None}
+        raise reader.fail(where, "expected a model name or a mapping with name and model")
+    if "model" not in data:
+        raise reader.fail(f"{where}.model", "required")
+    values = checked(BackendSettings, {**defaults, **{k: v for k, v in data.items() if k != "name"}}, f"{reader.source}: {where}.", MODEL_KEYS[1:])
+    name = reader.get(data, "name", str, None, f"{where}.") or values["model"]
     try:
-        spec = ModelSpec(**values)
-        spec.settings(None)  # a misspelt device, dtype or device map names its key here
-    except ConfigError as exc:
-        raise reader.fail(f"{where.rstrip('.')}", str(exc)) from None
-    return spec
+        return ModelSpec(name, BackendSettings(**values))
+    except Qa4reError as exc:  # a misspelt device, dtype, device map or backend prefix
+        raise reader.fail(where, str(exc)) from None
 
 
 def load_experiment(path: Path) -> ExperimentConfig:
@@ -264,28 +235,27 @@ def load_experiment(path: Path) -> ExperimentConfig:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    top_keys = {"name", "description", "datasets", "models", "methods", "variants", "shots", "seeds", "sample_seed", "cache", "baseline", *MODEL_DEFAULT_KEYS}
+    top_keys = {"name", "description", "datasets", "models", "variants", "shots", "seeds", "sample_seed", "cache", "baseline", *MODEL_DEFAULT_KEYS}
+    if "methods" in data:
+        raise reader.fail("methods", "renamed: list the variants under variants: (a packaged name, or {name: ..., <setting>: ...} for a new one)")
     reader.known(data, top_keys, "")
-    variants = dict(builtin_variants())
-    variants.update(reader.get(data, "variants", Mapping, {}))
-    methods = reader.get(data, "methods", list, ["qa4re", "vanilla"])
-    for name in methods:
-        if name not in variants:
-            raise reader.fail("methods", str(UnknownNameError("method variant", str(name), variants)))
+    entries = reader.get(data, "variants", list, ["qa4re", "vanilla"])
+    variants = tuple(_variant(reader, i, entry, builtin_variants()) for i, entry in enumerate(entries))
+    names = [v.name for v in variants]
     baseline = reader.get(data, "baseline", str, "qa4re")
-    if "baseline" in data and baseline not in methods:
-        raise reader.fail("baseline", f"'{baseline}' is not one of the methods ({', '.join(methods)})")
+    if "baseline" in data and baseline not in names:
+        raise reader.fail("baseline", f"'{baseline}' is not one of the variants ({', '.join(names)})")
     datasets = reader.get(data, "datasets", list, None)
     if not datasets:
         raise reader.fail("datasets", "required: a non-empty list")
-    model_defaults = {key: reader.get(data, key, MODEL_KEYS[key], None) for key in MODEL_DEFAULT_KEYS}
+    model_defaults = {key: data[key] for key in MODEL_DEFAULT_KEYS if key in data}
     cache_path = reader.get(data, "cache", str, None)
     return ExperimentConfig(
         name=reader.get(data, "name", str, path.stem),
         source=path,
         datasets=tuple(_dataset(reader, i, d) for i, d in enumerate(datasets)),
         models=tuple(_model(reader, i, m, model_defaults) for i, m in enumerate(reader.get(data, "models", list, ["default"]))),
-        variants=tuple(_variant(reader, name, variants[name]) for name in methods),
+        variants=variants,
         shots=reader.int_list(data, "shots", [0]),
         seeds=reader.int_list(data, "seeds", [0]),
         sample_seed=reader.get(data, "sample_seed", int, 0),

@@ -16,8 +16,7 @@ from qa4re.evaluation.calibration import choose_na_threshold
 from qa4re.evaluation.results import EvaluationResult
 from qa4re.evaluation.run import EvaluationSettings, Progress, evaluate
 from qa4re.experiments.config import DEFAULT_TEMPLATES, Cell, ExperimentConfig
-from qa4re.extract.decode import letter_relation_probabilities
-from qa4re.extract.pipeline import ExtractorConfig
+from qa4re.prompts.decode import letter_relation_probabilities
 
 HEADLINE = ("micro_precision", "micro_recall", "micro_f1", "accuracy", "semeval_official_macro_f1", "n_examples", "n_errors")
 
@@ -43,7 +42,7 @@ class CellResult:
         c = self.cell
         return {
             "id": c.id, "dataset": c.dataset.dataset, "model": c.model.name, "model_id": c.model.model, "variant": c.variant.name,
-            "method": c.variant.method.value, "templates": c.templates, "shots": c.shots, "seed": c.seed,
+            "method": c.variant.method, "templates": c.templates, "shots": c.shots, "seed": c.seed,
             **{k: v for k, v in self.evaluation.metrics.to_json().items() if k in HEADLINE},
             "na_threshold": self.na_threshold, "model_calls": self.model_calls, "seconds": self.seconds, "directory": str(self.directory),
             "fingerprint": self.evaluation.run.fingerprint,
@@ -66,12 +65,7 @@ def check_runnable(config: ExperimentConfig) -> None:
 
 def _settings(config: ExperimentConfig, cell: Cell, output: Path, model: BackendSettings, *, dev: bool, threshold: float | None) -> EvaluationSettings:
     d, v = cell.dataset, cell.variant
-    prompt = ExtractorConfig(
-        method=v.method, shots=cell.shots, seed=cell.seed, use_constraints=v.constraints, unknown_type_pair=d.unknown_type_pair, scoring=v.scoring,
-        na_first=v.na_first, shuffle_options=v.shuffle_options, na_threshold=threshold, shared_demonstrations=v.shared_demonstrations,
-        answer_prefix=v.answer_prefix, debias=v.debias, permutations=v.permutations, prior_samples=v.prior_samples, max_options=v.max_options,
-        preselect=v.preselect,
-    )  # fmt: skip
+    prompt = v.config(shots=cell.shots, seed=cell.seed, unknown_type_pair=d.unknown_type_pair, na_threshold=threshold)
     return EvaluationSettings(
         dataset=d.dataset, data=d.data, output=output, split=(d.dev_split or d.split) if dev else d.split, limit=d.dev_limit if dev else d.limit,
         sample_seed=config.sample_seed, schema=d.schema, templates=None if cell.templates == DEFAULT_TEMPLATES else cell.templates, config=prompt,

@@ -14,6 +14,7 @@ import string
 from pathlib import Path
 
 from qa4re.backends.embedded import cache_dir
+from qa4re.backends.settings import BackendSettings
 from qa4re.experiments.config import ExperimentConfig
 
 SMOKE_LIMIT = 8  # examples per dataset (and per dev sample)
@@ -43,11 +44,21 @@ def build_tiny_t5(folder: Path) -> Path:
     return folder
 
 
+def _tiny(settings: BackendSettings, model: str) -> BackendSettings:
+    device = "auto" if settings.device != "cpu" else "cpu"
+    return dataclasses.replace(settings, model=model, device=device, device_map=None, threads=None)
+
+
 def smoke(config: ExperimentConfig, output: Path) -> ExperimentConfig:
     """``config`` with every model replaced by the tiny T5 (names kept), at most ``SMOKE_LIMIT`` examples per
     dataset, and an output cache of its own in ``output``."""
     model = str(build_tiny_t5(cache_dir() / "models" / TINY_T5))
-    models = tuple(dataclasses.replace(m, model=model, device="auto" if m.device != "cpu" else "cpu", device_map=None, threads=None) for m in config.models)
+    models = tuple(
+        dataclasses.replace(
+            m, backend=dataclasses.replace(m.backend, model=model, device="auto" if m.backend.device != "cpu" else "cpu", device_map=None, threads=None)
+        )
+        for m in config.models
+    )
     datasets = tuple(
         dataclasses.replace(d, limit=min(d.limit or SMOKE_LIMIT, SMOKE_LIMIT), dev_limit=min(d.dev_limit or SMOKE_LIMIT, SMOKE_LIMIT)) for d in config.datasets
     )

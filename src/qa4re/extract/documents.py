@@ -172,7 +172,7 @@ class DocumentExtractor:
             for k, item in enumerate(chunk)
             if isinstance(item, Document)
             for pair in candidate_pairs(
-                item, self.schema, use_constraints=self.extractor.config.use_constraints, max_entities=self.max_entities, max_pairs=self.max_pairs
+                item, self.schema, constraints=self.extractor.config.constraints, max_entities=self.max_entities, max_pairs=self.max_pairs
             )  # fmt: skip
         ]
         outputs: list[list[tuple[Pair, Prediction | ErrorRecord]]] = [[] for _ in chunk]

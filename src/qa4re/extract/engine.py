@@ -18,13 +18,15 @@ from qa4re.backends.base import Backend, Usage
 from qa4re.backends.device import device_kind
 from qa4re.backends.settings import BackendSettings
 from qa4re.errors import ConfigError
+from qa4re.extract.config import ExtractorConfig
 from qa4re.extract.documents import DocumentExtractor, DocumentResult
 from qa4re.extract.ner import LazyPipeline
 from qa4re.extract.pairs import Document
-from qa4re.extract.pipeline import Extractor, ExtractorConfig, Item, Output
+from qa4re.extract.pipeline import Extractor
+from qa4re.fields import output_values, setting, validate
 from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
 from qa4re.schemas.model import RelationSchema
-from qa4re.types import ErrorRecord, RelationInstance
+from qa4re.types import ErrorRecord, Item, Output, RelationInstance
 
 I = TypeVar("I")  # noqa: E741 - an item
 O = TypeVar("O")  # noqa: E741 - an output
@@ -97,9 +99,8 @@ class ExtractorSpec:
 
     @property
     def key(self) -> str:
-        m = self.model  # what decides the outputs (not the cache path, prices or retries)
-        model = (m.model, m.chat_template, m.batch_size, m.base_url, m.api, m.letter_tokenizer, m.device, m.dtype, m.device_map)
-        return _digest("pairs", self.schema, self.config, *model, self.demonstrations)
+        # What decides the outputs (not the cache path, prices or retries): the settings declared to.
+        return _digest("pairs", self.schema, output_values(self.config), output_values(self.model), self.demonstrations)
 
     @property
     def unit(self) -> int:
@@ -211,7 +212,7 @@ class LocalEngine:
 
     @property
     def usage(self) -> Usage | None:
-        return self.backend.usage if self.backend else None
+        return getattr(self.backend, "usage", None)
 
 
 class EngineKind(str, Enum):
@@ -225,13 +226,21 @@ class EngineKind(str, Enum):
 class EngineSettings:
     """The command line's engine options; ``work_dir`` None: the command's default next to its output."""
 
-    kind: EngineKind = EngineKind.LOCAL
-    address: str | None = None
-    workers: int = 1
-    block_size: int = 64
-    work_dir: Path | None = None
-    threads: int | None = None  # torch threads per actor (None: its CPUs)
-    gpus: float | None = None  # GPUs per actor (None: one when the model runs on CUDA, else none)
+    kind: EngineKind = setting(EngineKind.LOCAL, "Where the pipeline runs: this process, or a Ray actor pool (the ray extra).", flag="--engine")
+    address: str | None = setting(None, "--engine ray: an existing cluster (auto, ray://HOST:10001); default: a local instance.", flag="--ray-address")
+    workers: int = setting(1, "--engine ray: actors, each with its own copy of the model.", minimum=1)
+    block_size: int = setting(64, "--engine ray: items per task, the unit of retry and resume.", minimum=1, flag="--ray-block-size")
+    work_dir: Path | None = setting(
+        None, "--engine ray: staged input and finished blocks (a rerun skips them); on a cluster, a folder every node sees.", flag="--ray-work-dir"
+    )
+    threads: int | None = setting(
+        None, "--engine ray: torch threads per actor (default: its CPUs); the single process's count gives bit-identical scores.",
+        minimum=1, flag="--ray-threads",
+    )  # fmt: skip
+    gpus: float | None = setting(None, "--engine ray: GPUs per actor (default: 1 when --device is cuda, else 0).", minimum=0, flag="--ray-gpus")
+
+    def __post_init__(self) -> None:
+        validate(self)
 
     def build(self, default_work_dir: Path, backend: Backend | None = None) -> Engine:
         """The engine; ray is imported only here, and only for ``--engine ray``."""

@@ -129,7 +129,7 @@ def dropped_mentions(document: Document, max_entities: int) -> int:
     return sum(max(0, sum(start <= m.start and m.end <= end for m in mentions) - max_entities) for start, end in spans)
 
 
-def candidate_pairs(document: Document, schema: RelationSchema, *, use_constraints: bool = True, max_entities: int = 20, max_pairs: int = 200) -> list[Pair]:
+def candidate_pairs(document: Document, schema: RelationSchema, *, constraints: bool = True, max_entities: int = 20, max_pairs: int = 200) -> list[Pair]:
     """Ordered pairs of distinct, non-overlapping mentions of one sentence whose type pair the schema allows.
 
     Each pair's instance holds its sentence as the text (the evidence the model reads). Only the
@@ -147,7 +147,7 @@ def candidate_pairs(document: Document, schema: RelationSchema, *, use_constrain
                 continue
             pair_id = f"{document.id}:{subj.start}-{subj.end}:{obj.start}-{obj.end}"
             instance = RelationInstance(pair_id, sentence, _shifted(subj, start), _shifted(obj, start), None, document.source)
-            if schema.candidates(instance.type_pair, use_constraints) is None:
+            if schema.candidates(instance.type_pair, constraints) is None:
                 continue
             pairs.append(Pair(document.id, start, instance))
             if len(pairs) == max_pairs:

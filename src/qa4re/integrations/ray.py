@@ -32,9 +32,9 @@ import ray
 import ray.data
 
 from qa4re.errors import BackendUnavailable, ConfigError, Qa4reError
-from qa4re.extract.debias import Debias
+from qa4re.extract.debiasers import DEBIASERS
 from qa4re.extract.engine import COUNTERS, DocumentSpec, ExtractorSpec, Runner, Spec
-from qa4re.types import ErrorRecord
+from qa4re.types import ErrorKind, ErrorRecord
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -156,7 +156,7 @@ class _BlockWorker:
         data = pickle.dumps((runner.backend.fingerprint, outputs))
         calls, requests, tokens = (after - then for after, then in zip(_meter(runner), before, strict=True))
         # A block with a failed model call is not finished: a rerun retries it (the output cache answers the rest).
-        if not any(isinstance(o, ErrorRecord) and o.kind == "model" for o in outputs):
+        if not any(isinstance(o, ErrorRecord) and o.kind is ErrorKind.MODEL for o in outputs):
             _write_atomically(done, data)
         return data, (calls, requests, tokens), ""
 
@@ -180,8 +180,8 @@ class RayEngine:
     def map(self, items: Iterable[T], spec: Spec[T, R]) -> Iterator[R]:
         """Every item's output, in input order (the input is staged first, then scored)."""
         pairs = spec.pairs if isinstance(spec, DocumentSpec) else spec
-        if isinstance(pairs, ExtractorSpec) and pairs.config.debias is Debias.PRIDE:
-            raise ConfigError("--debias pride estimates its prior from the first inputs of one stream; it cannot run with --engine ray")
+        if isinstance(pairs, ExtractorSpec) and DEBIASERS.get(pairs.config.debias).stateful:
+            raise ConfigError(f"--debias {pairs.config.debias} learns from the first inputs of one stream; it cannot run with --engine ray")
         rows = self._stage(items, spec)  # before Ray starts: a bad work folder is one line, not a cluster start
         ensure_ray(self.options)
         self.blocks = len(rows)

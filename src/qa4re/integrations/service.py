@@ -21,10 +21,11 @@ from fastapi.responses import JSONResponse
 
 from qa4re.backends.base import Backend
 from qa4re.errors import DataError
+from qa4re.extract.config import ExtractorConfig
 from qa4re.extract.documents import DocumentExtractor, DocumentResult
 from qa4re.extract.jobs import mention_types, no_pairs_reason
 from qa4re.extract.pairs import Document, parse_document
-from qa4re.extract.pipeline import Extractor, ExtractorConfig
+from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
 from qa4re.schemas.model import RelationSchema
 
@@ -93,7 +94,7 @@ def create_app(
             answer: dict[str, Any] = {"id": result.document.id, "pairs": result.pairs, "triples": [t.to_json() for t in kept],
                                       "errors": [e.to_json() for e in result.errors]}  # fmt: skip
             if not result.pairs:
-                answer["warnings"] = [no_pairs_reason(mention_types(result.document), set(schema.entity_types) if extractor.config.use_constraints else set())]
+                answer["warnings"] = [no_pairs_reason(mention_types(result.document), set(schema.entity_types) if extractor.config.constraints else set())]
             answers.append(answer)
         return answers
 

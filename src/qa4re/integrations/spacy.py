@@ -14,18 +14,22 @@ Span. The factory is registered through the ``spacy_factories`` entry point, so 
 
 from __future__ import annotations
 
+import inspect
 import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from qa4re.backends.settings import BackendSettings
+from qa4re.extract.config import ExtractorConfig
 from qa4re.extract.documents import DocumentExtractor, DocumentResult
 from qa4re.extract.ner import mentions
 from qa4re.extract.pairs import Document
-from qa4re.extract.pipeline import Extractor, ExtractorConfig
+from qa4re.extract.pipeline import Extractor
+from qa4re.fields import declared, field_names
 from qa4re.schemas.entity_types import EntityTypeMap, load_entity_types
 from qa4re.schemas.loader import load_schema
 
@@ -61,45 +65,37 @@ class RelationExtractor:
             yield from chunk
 
 
-@Language.factory(
-    "qa4re",
-    default_config={
-        "schema": "tacred",
-        "model": "default",
-        "templates": None,
-        "entity_types": None,
-        "threshold": 0.0,
-        "include_na": False,
-        "max_entities": 20,
-        "max_pairs": 200,
-        "batch_size": None,
-        "cache": None,
-        "device": "auto",
-        "dtype": "auto",
-        "device_map": None,
-    },
-)
-def make_relation_extractor(
-    nlp: Language,
-    name: str,
-    schema: str,
-    model: str,
-    templates: str | None,
-    entity_types: str | None,
-    threshold: float,
-    include_na: bool,
-    max_entities: int,
-    max_pairs: int,
-    batch_size: int | None,
-    cache: str | None,
-    device: str,
-    dtype: str,
-    device_map: str | None,
-) -> RelationExtractor:
+COMPONENT_CONFIG = {"schema": "tacred", "templates": None, "entity_types": None, "threshold": 0.0, "include_na": False, "max_entities": 20, "max_pairs": 200}
+MODEL_KEYS = field_names(BackendSettings, lambda s: s.spacy)  # the model's keys, declared with the backend settings
+
+
+def make_relation_extractor(nlp: Language, name: str, **config: Any) -> RelationExtractor:
     """Build the component: the schema and its entity-type map, and the model (loaded once)."""
-    relation_schema = load_schema(schema, templates)
-    settings = BackendSettings(model=model, batch_size=batch_size, cache=Path(cache) if cache else None, device=device, dtype=dtype, device_map=device_map)
-    backend = settings.build()
+    model = {key: config.pop(key) for key in MODEL_KEYS}
+    model["cache"] = Path(model["cache"]) if model["cache"] else None
+    relation_schema = load_schema(config["schema"], config["templates"])
+    backend = BackendSettings(**model).build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig())
-    type_map = load_entity_types(entity_types, relation_schema, schema)
-    return RelationExtractor(extractor, type_map, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs)
+    type_map = load_entity_types(config["entity_types"], relation_schema, config["schema"])
+    limits = {key: config[key] for key in ("threshold", "include_na", "max_entities", "max_pairs")}
+    return RelationExtractor(extractor, type_map, **limits)
+
+
+def _signature() -> inspect.Signature:
+    """The factory's signature, which spaCy validates a config against: the component's keys and the model's."""
+    defaults = {**COMPONENT_CONFIG, **{d.name: d.default for d in declared(BackendSettings) if d.name in MODEL_KEYS}}
+    hints = {d.name: d.type for d in declared(BackendSettings)} | {"cache": str | None}
+    own = {"schema": str, "templates": str | None, "entity_types": str | None, "threshold": float, "include_na": bool, "max_entities": int, "max_pairs": int}
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    parameters = [
+        inspect.Parameter("nlp", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Language),
+        inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
+    ]
+    parameters += [inspect.Parameter(key, keyword, default=value, annotation={**hints, **own}[key]) for key, value in defaults.items()]
+    return inspect.Signature(parameters, return_annotation=RelationExtractor)
+
+
+make_relation_extractor.__signature__ = _signature()  # type: ignore[attr-defined]
+Language.factory("qa4re", default_config={**COMPONENT_CONFIG, **{d.name: d.default for d in declared(BackendSettings) if d.name in MODEL_KEYS}})(
+    make_relation_extractor
+)

@@ -1,30 +1,18 @@
-"""Pure prompt rendering for the QA4RE prompt and the vanilla baselines."""
+"""Pure prompt rendering from the packaged templates (``prompts/templates/*.yaml``); each method names its own."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from functools import cache
 from importlib import resources
 from string import Template
 
 import yaml
 
-from qa4re.prompts.options import PAPER_ORDER, OptionOrder, label_options, mention, qa_options, summary_options
-from qa4re.schemas.model import RelationSchema
+from qa4re.prompts.options import mention
 from qa4re.types import Option, RelationInstance
-
-
-class Method(str, Enum):
-    """Prompting methods."""
-
-    QA4RE = "qa4re"
-    VANILLA = "vanilla"
-    VANILLA_TEMP = "vanilla-temp"
-    SURE = "sure"  # SuRE (Lu et al. 2022): the filled templates scored as summaries, no options shown
-    NLI = "nli"  # NLI (Sainz et al. 2021): the sentence entails each filled template; needs an NLI model
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +43,9 @@ class RenderedPrompt:
 
 
 @cache
-def prompt_template(method: Method) -> PromptTemplate:
-    """The packaged prompt template of ``method``."""
-    file = resources.files("qa4re.prompts").joinpath("templates", f"{method.value}.v1.yaml")
+def prompt_template(name: str) -> PromptTemplate:
+    """The packaged prompt template ``name`` (``prompts/templates/<name>.v1.yaml``)."""
+    file = resources.files("qa4re.prompts").joinpath("templates", f"{name}.v1.yaml")
     data = yaml.safe_load(file.read_text(encoding="utf-8"))
     return PromptTemplate(data["id"], data["instruction"], data["options_in"], Template(data["option_line"]), Template(data["question"]))
 
@@ -71,19 +59,6 @@ def marked_sentence(instance: RelationInstance) -> str:
         cursor = entity.end
     out.append(text[cursor:])
     return "".join(out)
-
-
-def build_options(
-    method: Method, schema: RelationSchema, instance: RelationInstance, candidates: Sequence[str], order: OptionOrder = PAPER_ORDER
-) -> tuple[Option, ...]:
-    """The options of ``instance`` for ``method`` (by default candidates in order, NA last)."""
-    if method is Method.QA4RE:
-        return qa_options(schema, candidates, instance.subj_text, instance.obj_text, order)
-    if method is Method.SURE:
-        return summary_options(schema, candidates, instance.subj_text, instance.obj_text, order)
-    if method is Method.NLI:  # hypotheses: the positive candidates' templates; NA is decided by a threshold
-        return tuple(o for o in summary_options(schema, candidates, instance.subj_text, instance.obj_text, order) if o.relation != schema.na_relation)
-    return label_options(schema, candidates, order)
 
 
 def _option_lines(template: PromptTemplate, options: Sequence[Option]) -> str:
@@ -110,7 +85,7 @@ class Demonstration:
 
 
 def render_prompt(
-    method: Method,
+    template: PromptTemplate,
     instance: RelationInstance,
     options: tuple[Option, ...],
     demonstrations: Sequence[Demonstration] = (),
@@ -120,9 +95,6 @@ def render_prompt(
     Layout: instruction (plus the label list for vanilla), a blank line, then the demonstrations
     (question block + `` <answer>``) and the test question, joined by blank lines.
     """
-    if method is Method.NLI:  # the premise is the plain sentence
-        return RenderedPrompt(instance.text, options)
-    template = prompt_template(method)
     header = template.instruction
     if template.options_in == "header":
         header += "\n" + _option_lines(template, options)

@@ -5,17 +5,8 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 
 ALLOWED_FIELDS = frozenset({"subj", "obj"})
-
-
-class UnknownTypePair(str, Enum):
-    """What to do with a subject/object type pair that the constraints do not list."""
-
-    ALL = "all"  # offer every relation of the schema (NA last)
-    NA = "na"  # predict the NA relation without asking the model
-    ERROR = "error"  # record the example as an error
 
 
 def template_problem(template: str) -> str | None:
@@ -76,13 +67,13 @@ class RelationSchema:
     def positive_relations(self) -> tuple[str, ...]:
         return tuple(r for r in self.relations if r != self.na_relation)
 
-    def candidates(self, type_pair: str | None, use_constraints: bool = True) -> tuple[str, ...] | None:
+    def candidates(self, type_pair: str | None, constraints: bool = True) -> tuple[str, ...] | None:
         """Candidate relations (NA excluded) in option order, or None for an unlisted type pair.
 
         A type may name alternatives, ``"CITY|COUNTRY"`` (an entity detector that cannot tell them
         apart): the candidates are then the union over the alternatives, in the schema's order.
         """
-        if not use_constraints or not self.constraints:
+        if not constraints or not self.constraints:
             return self.positive_relations
         if type_pair is None:
             return None

@@ -19,33 +19,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from enum import Enum
-
-from qa4re.extract.decode import option_probabilities
-from qa4re.types import Option
 
 CONTENT_FREE = "N/A"  # the content-free stand-in for the sentence and each mention (Zhao et al. 2021)
 _FLOOR = 1e-12  # a probability never divided by or logged below this
-
-
-class Debias(str, Enum):
-    """How position bias is removed from the option probabilities."""
-
-    NONE = "none"
-    PERMUTE = "permute"  # average over k cyclic shifts of the options (k - 1 extra prompts per example)
-    PRIDE = "pride"  # divide out a position prior estimated from permutations of a few inputs
-    CONTENT_FREE = "content-free"  # divide out the answer to a content-free input
-
-
-def position_probabilities(options: Sequence[Option], logprobs: Mapping[str, float]) -> list[float]:
-    """Probability of each option by position, renormalized over the options."""
-    probabilities = option_probabilities({o.letter: logprobs.get(o.letter, -math.inf) for o in options})
-    return [probabilities[o.letter] for o in options]
-
-
-def letter_mass(options: Sequence[Option], logprobs: Mapping[str, float]) -> float:
-    """Probability the model gives to answering with any option at all (before renormalizing)."""
-    return sum(math.exp(v) for o in options if math.isfinite(v := logprobs.get(o.letter, -math.inf)))
 
 
 def cyclic_shifts(n: int, k: int) -> list[int]:

@@ -31,6 +31,17 @@ def option_probabilities(logprobs: Mapping[str, float]) -> dict[str, float]:
     return {a: w / total for a, w in weights.items()}
 
 
+def position_probabilities(options: Sequence[Option], logprobs: Mapping[str, float]) -> list[float]:
+    """Probability of each option by position, renormalized over the options."""
+    probabilities = option_probabilities({o.letter: logprobs.get(o.letter, -math.inf) for o in options})
+    return [probabilities[o.letter] for o in options]
+
+
+def letter_mass(options: Sequence[Option], logprobs: Mapping[str, float]) -> float:
+    """Probability the model gives to answering with any option at all (before renormalizing)."""
+    return sum(math.exp(v) for o in options if math.isfinite(v := logprobs.get(o.letter, -math.inf)))
+
+
 def decide(options: Sequence[Option], logprobs: Mapping[str, float]) -> Decision | None:
     """The highest-scoring answer (first in option order on ties); None if nothing is scorable.
 

@@ -1,0 +1,75 @@
+"""The settings of an :class:`~qa4re.extract.pipeline.Extractor`, each declared once (see :mod:`qa4re.fields`).
+
+The command line's prompt options, an experiment grid's variant keys and the pipeline's cache key
+are built from these fields. Methods, debiasers and selectors are names in their registries, so a
+plug-in's name is as good as a built-in one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE
+from qa4re.extract.debiasers import DEBIASERS
+from qa4re.extract.methods import METHODS
+from qa4re.extract.selectors import SELECTORS
+from qa4re.fields import setting, validate
+
+
+class Scoring(str, Enum):
+    """How the model's answer is read."""
+
+    LOGPROBS = "logprobs"  # probability of every option from one forward pass
+    GENERATE = "generate"  # greedy text, then the first standalone option letter
+
+
+class UnknownTypePair(str, Enum):
+    """What to do with a subject/object type pair that the constraints do not list."""
+
+    ALL = "all"  # offer every relation of the schema (NA last)
+    NA = "na"  # predict the NA relation without asking the model
+    ERROR = "error"  # record the example as an error
+
+
+@dataclass(frozen=True)
+class ExtractorConfig:
+    """Settings of an :class:`~qa4re.extract.pipeline.Extractor` (all have the paper's defaults)."""
+
+    method: str = setting("qa4re", "Prompting method: qa4re, vanilla, vanilla-temp, sure, nli (or a plug-in's).", choices=METHODS.names)
+    shots: int = setting(0, "Demonstrations per prompt (type-matched, seeded).", minimum=0, grid=False)
+    seed: int = setting(0, "Seed for sampling and demonstrations.", grid=False)
+    scoring: Scoring = setting(Scoring.LOGPROBS, "logprobs: option probabilities; generate: parse the first standalone letter of greedy text.")
+    constraints: bool = setting(True, "Apply the schema's type constraints.", flag="--constraints/--no-constraints")
+    unknown_type_pair: UnknownTypePair = setting(
+        UnknownTypePair.ALL, "A type pair absent from the constraints: offer all relations, predict NA, or record an error.", grid=False
+    )
+    system: str | None = setting(DEFAULT_SYSTEM_MESSAGE, "System message of chat models (the original QA4RE code's).", cli=False, grid=False)
+    na_first: bool = setting(False, "Ablation: put the NA option first (the paper puts it last).", flag="--na-first/--na-last")
+    shuffle_options: bool = setting(False, "Ablation: seeded random order of the candidate options per example.", flag="--shuffle-options")
+    na_threshold: float | None = setting(None, "Predict NA when the best non-NA relation's probability is below this.", grid=False)
+    shared_demonstrations: bool = setting(False, "One set of demonstrations per type pair (a reusable prefix).", flag="--shared-demonstrations")
+    answer_prefix: str = setting(
+        "", "Text the model's reply starts with before the letter (chat: prefilled assistant turn), e.g. 'Option:'. Default: none (the paper)."
+    )
+    debias: str = setting(
+        "none",
+        "Position-bias removal: permute (average over --permutations cyclic shifts), pride (prior from shifts of a few inputs), content-free.",
+        choices=DEBIASERS.names,
+    )
+    permutations: int = setting(4, "--debias permute: cyclic shifts of the options per example (each one model call).", minimum=1)
+    prior_samples: int = setting(8, "--debias pride: inputs per option count whose cyclic shifts estimate the prior.", minimum=1)
+    selector: str = setting(
+        "auto",
+        "Which candidates each prompt offers: auto (preselect, tournament or flat, from the two options below), or a selector's name.",
+        choices=SELECTORS.names,
+    )
+    max_options: int | None = setting(
+        None, "Large schemas: a prompt with more options becomes a tournament of rounds of at most this many (NA in each).", minimum=2
+    )
+    preselect: int | None = setting(
+        None, "Large schemas: keep this many candidates, the likeliest by their filled templates (one extra prompt), then ask.", minimum=1
+    )
+
+    def __post_init__(self) -> None:
+        validate(self)  # a misspelt method, debiaser or selector, or a value below its minimum, fails here
