@@ -71,6 +71,7 @@ test-ray: install-ray
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_imports.py
 
 bench: install
 	$(BIN)/python bench/throughput.py --data $(SEMEVAL) --limit 100 --sentences 8

@@ -25,10 +25,10 @@ import torch
 
 from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import dataset_file, read_dataset, sample_positions
+from qa4re.engines import Engine, ExtractorSpec, LocalEngine
+from qa4re.engines.ray import RayEngine, RayOptions
 from qa4re.evaluation.run import sampled
 from qa4re.extract.config import ExtractorConfig
-from qa4re.extract.engine import Engine, ExtractorSpec, LocalEngine
-from qa4re.integrations.ray import RayEngine, RayOptions
 from qa4re.schemas.loader import load_schema
 from qa4re.types import Item, Output, Prediction
 

@@ -12,8 +12,8 @@ from conftest import FIXTURES
 from qa4re.backends.fake import FakeBackend
 from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import OnError, read_dataset
+from qa4re.engines import EngineKind, EngineSettings, ExtractorSpec, LocalEngine
 from qa4re.errors import ConfigError
-from qa4re.extract.engine import EngineKind, EngineSettings, ExtractorSpec, LocalEngine
 from qa4re.extract.pipeline import Extractor, ExtractorConfig
 from qa4re.schemas.loader import load_schema
 

@@ -20,8 +20,8 @@ import pytest
 from conftest import FIXTURES, SHARED
 from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import OnError, read_dataset
+from qa4re.engines import DocumentSpec, ExtractorSpec, LocalEngine
 from qa4re.evaluation.run import EvaluationSettings, evaluate
-from qa4re.extract.engine import DocumentSpec, ExtractorSpec, LocalEngine
 from qa4re.extract.pairs import read_documents
 from qa4re.extract.pipeline import ExtractorConfig
 from qa4re.schemas.loader import load_schema
@@ -47,7 +47,7 @@ def _settings(output: Path, cache: Path) -> EvaluationSettings:
 def _engine(work: Path, workers: int = 2):  # type: ignore[no-untyped-def]
     import torch
 
-    from qa4re.integrations.ray import RayEngine, RayOptions
+    from qa4re.engines.ray import RayEngine, RayOptions
 
     # The single process's torch threads in each actor: the same summation order, so the same bits.
     return RayEngine(RayOptions(workers=workers, block_size=8, cpus_per_worker=1, threads=torch.get_num_threads()), work)
@@ -66,27 +66,28 @@ def test_two_actors_write_the_predictions_of_one_process(local_ray: None, single
     result = evaluate(_settings(tmp_path / "run", tmp_path / "cache.sqlite"), engine=engine)
     assert (tmp_path / "run" / "predictions.jsonl").read_bytes() == single_process.read_bytes()
     assert engine.blocks == 8 and result.run.model_calls == 60 and result.run.prompts_per_example == 1.0
-    assert len(list((tmp_path / "work" / "workers").iterdir())) == 2  # two actors did the work
+    assert len(engine.workers) == 2  # two actors did the work
 
 
 def test_a_killed_actor_loses_and_duplicates_nothing_and_the_rerun_calls_no_model(local_ray: None, single_process: Path, tmp_path: Path) -> None:
     work, outcome = tmp_path / "work", {}
+    engine = _engine(work)
 
     def run() -> None:
-        outcome["result"] = evaluate(_settings(tmp_path / "run", tmp_path / "cache.sqlite"), engine=_engine(work))
+        outcome["result"] = evaluate(_settings(tmp_path / "run", tmp_path / "cache.sqlite"), engine=engine)
 
     thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 300
-    while not any(work.glob("*/done/*.pkl")) and time.monotonic() < deadline:  # the first block finished: the actors are mid-run
+    while not engine.workers and time.monotonic() < deadline:  # the first block came back: the actors are mid-run
         time.sleep(0.2)
-    victim = min(int(p.name) for p in (work / "workers").iterdir())
+    victim = min(engine.workers)
     os.kill(victim, signal.SIGKILL)
     thread.join(timeout=600)
     assert not thread.is_alive() and "result" in outcome
     written = (tmp_path / "run" / "predictions.jsonl").read_bytes()
     assert written == single_process.read_bytes()  # nothing lost, nothing twice, same order
-    assert len(list((work / "workers").iterdir())) >= 3  # Ray restarted the killed actor
+    assert len(engine.workers) >= 2 and victim in engine.workers  # the killed actor had done blocks; the others were redone
     again = _engine(work)
     rerun = evaluate(_settings(tmp_path / "again", tmp_path / "cache.sqlite"), engine=again)
     assert rerun.run.model_calls == 0 and again.reused_blocks == again.blocks == 8
@@ -97,7 +98,7 @@ def test_documents_and_a_ray_dataset_give_the_single_process_outputs(local_ray: 
     """``extract`` documents through the engine, and instances through map_dataset: the outputs of one process."""
     import torch
 
-    from qa4re.integrations.ray import RayOptions, map_dataset
+    from qa4re.engines.ray import RayOptions, map_dataset
 
     model = replace(MODEL, cache=tmp_path / "cache.sqlite")
     documents = DocumentSpec(ExtractorSpec(load_schema("tacred"), ExtractorConfig(), model), include_na=True)
@@ -131,7 +132,7 @@ def test_a_work_folder_that_is_a_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_the_placement_reaches_the_model_in_every_actor(local_ray: None, tmp_path: Path) -> None:
-    from qa4re.integrations.ray import RayEngine, RayOptions, _gpus
+    from qa4re.engines.ray import RayEngine, RayOptions, _gpus
 
     items = list(read_dataset("semeval", SEMEVAL / "TEST_FILE_FULL.TXT", OnError.SKIP))[:4]
     placed = BackendSettings(model="default", batch_size=2, cache=tmp_path / "c.sqlite", device="cpu", dtype="bfloat16")

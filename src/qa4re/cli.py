@@ -19,6 +19,7 @@ from rich.table import Table
 
 from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import DATASETS, OnError, dataset_file, read_dataset
+from qa4re.engines import DocumentSpec, EngineSettings, ExtractorSpec
 from qa4re.errors import BackendUnavailable, ConfigError, DataError, Qa4reError
 from qa4re.evaluation.report import headline_rows
 from qa4re.evaluation.run import EvaluationSettings, dataset_schema, evaluate, sampled
@@ -28,7 +29,6 @@ from qa4re.experiments.report import compare_to_baseline, group_results, publish
 from qa4re.experiments.runner import CellResult, run_experiment
 from qa4re.extract.builder import PreparedPrompt, PromptBuilder
 from qa4re.extract.config import ExtractorConfig
-from qa4re.extract.engine import DocumentSpec, EngineSettings, ExtractorSpec
 from qa4re.extract.jobs import extract_file, predict_file
 from qa4re.extract.ner import load_pipeline, pipeline_name
 from qa4re.extract.pairs import read_documents

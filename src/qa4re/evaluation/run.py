@@ -16,13 +16,13 @@ from qa4re.backends.base import Backend
 from qa4re.backends.registry import backend_class
 from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import OnError, dataset_file, get_dataset, read_dataset, sample_positions
+from qa4re.engines import Engine, ExtractorSpec, LocalEngine
 from qa4re.errors import ConfigError, DataError
 from qa4re.evaluation.diagnostics import AnswerDiagnostics
 from qa4re.evaluation.memory import peak_rss_mib, reset_peak_rss
 from qa4re.evaluation.report import compute_metrics, write_outputs
 from qa4re.evaluation.results import EvaluationResult, RunRecord
 from qa4re.extract.config import ExtractorConfig
-from qa4re.extract.engine import Engine, ExtractorSpec, LocalEngine
 from qa4re.extract.methods import METHODS
 from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import RelationSchema

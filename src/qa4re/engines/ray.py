@@ -2,7 +2,7 @@
 
 Two ways in:
 
-- :class:`RayEngine` runs a pipeline :class:`~qa4re.extract.engine.Spec` over a stream of items for the
+- :class:`RayEngine` runs a pipeline :class:`~qa4re.engines.base.Spec` over a stream of items for the
   command line (``--engine ray``). The driver stages the input in blocks under a work folder; a Ray
   Dataset of block references goes through ``map_batches`` on an actor pool; each finished block's
   outputs are written there too, so a rerun after a killed worker or driver skips finished blocks
@@ -31,9 +31,10 @@ from typing import Any, Generic, TypeVar
 import ray
 import ray.data
 
+from qa4re.engines.base import COUNTERS, Runner, Spec
+from qa4re.engines.specs import DocumentSpec, ExtractorSpec
 from qa4re.errors import BackendUnavailable, ConfigError, Qa4reError
 from qa4re.extract.debiasers import DEBIASERS
-from qa4re.extract.engine import COUNTERS, DocumentSpec, ExtractorSpec, Runner, Spec
 from qa4re.types import ErrorKind, ErrorRecord
 
 T = TypeVar("T")
@@ -105,13 +106,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
 class _Built(Generic[T, R]):
     """The runner of one actor, built on first need (an actor whose blocks are all finished loads no model)."""
 
-    def __init__(self, spec: Spec[T, R], threads: int, work_dir: str | None) -> None:
+    def __init__(self, spec: Spec[T, R], threads: int) -> None:
         self.spec, self.threads = spec, threads
         self.runner: Runner[T, R] | None = None
-        if work_dir is not None:  # which processes are actors (the fault-injection test kills one)
-            workers = Path(work_dir) / "workers"
-            workers.mkdir(parents=True, exist_ok=True)
-            (workers / str(os.getpid())).touch()
 
     def get(self) -> Runner[T, R]:
         if self.runner is None:
@@ -132,14 +129,14 @@ def _meter(runner: Runner[Any, Any]) -> tuple[int, ...]:
 class _BlockWorker:
     """Ray actor: each row names a staged block; returns its outputs (pickled) and what they cost."""
 
-    def __init__(self, spec: Spec[Any, Any], threads: int, work_dir: str) -> None:
-        self.built: _Built[Any, Any] = _Built(spec, threads, work_dir)
+    def __init__(self, spec: Spec[Any, Any], threads: int) -> None:
+        self.built: _Built[Any, Any] = _Built(spec, threads)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        columns: dict[str, list[Any]] = {"block": [], "outputs": [], "calls": [], "requests": [], "tokens": [], "failure": []}
+        columns: dict[str, list[Any]] = {"block": [], "outputs": [], "calls": [], "requests": [], "tokens": [], "failure": [], "worker": []}
         for block, source, done in zip(batch["block"], batch["source"], batch["done"], strict=True):
             data, cost, failure = self._block(Path(str(source)), Path(str(done)))
-            for name, value in zip(columns, (int(block), data, *cost, failure), strict=True):
+            for name, value in zip(columns, (int(block), data, *cost, failure, os.getpid()), strict=True):
                 columns[name].append(value)
         return columns
 
@@ -165,7 +162,8 @@ class RayEngine:
     """Runs a pipeline spec over items on a Ray actor pool; yields its outputs in input order.
 
     After a run, ``calls``, ``requests`` and ``tokens`` are summed over the actors (finished blocks
-    reused from the work folder cost nothing), ``fingerprint`` is the model's and ``usage`` None.
+    reused from the work folder cost nothing), ``fingerprint`` is the model's and ``usage`` None;
+    ``workers`` holds the process id of each actor that returned a block, as blocks come back.
     """
 
     usage = None
@@ -176,6 +174,7 @@ class RayEngine:
         self.calls = self.requests = self.tokens = 0
         self.fingerprint = ""
         self.blocks = self.reused_blocks = 0
+        self.workers: set[int] = set()
 
     def map(self, items: Iterable[T], spec: Spec[T, R]) -> Iterator[R]:
         """Every item's output, in input order (the input is staged first, then scored)."""
@@ -215,7 +214,7 @@ class RayEngine:
         context.enable_progress_bars = False
         cpus = _cpus(self.options)
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-            _BlockWorker, fn_constructor_args=(spec, self.options.threads or int(cpus), str(self.work_dir)), batch_size=1,
+            _BlockWorker, fn_constructor_args=(spec, self.options.threads or int(cpus)), batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=self.options.workers), num_cpus=cpus, num_gpus=_gpus(self.options, spec),
         )  # fmt: skip
         for expected, row in enumerate(dataset.iter_rows()):
@@ -228,6 +227,7 @@ class RayEngine:
             self.calls += int(row["calls"])
             self.requests += int(row["requests"])
             self.tokens += int(row["tokens"])
+            self.workers.add(int(row["worker"]))
             yield from outputs
 
 
@@ -235,7 +235,7 @@ class _ItemWorker:
     """Ray actor for :func:`map_dataset`: the ``item`` column in, an ``output`` column added."""
 
     def __init__(self, spec: Spec[Any, Any], threads: int) -> None:
-        self.built: _Built[Any, Any] = _Built(spec, threads, None)
+        self.built: _Built[Any, Any] = _Built(spec, threads)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         outputs = list(self.built.get().stream(list(batch["item"])))
