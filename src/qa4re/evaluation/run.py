@@ -23,7 +23,7 @@ from qa4re.evaluation.memory import peak_rss_mib, reset_peak_rss
 from qa4re.evaluation.report import compute_metrics, write_outputs
 from qa4re.evaluation.results import EvaluationResult, RunRecord
 from qa4re.extract.config import ExtractorConfig
-from qa4re.extract.methods import METHODS
+from qa4re.extract.methods import method_class
 from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import RelationSchema
 from qa4re.types import AnswerSource, ErrorKind, ErrorRecord, Item, Output, Prediction, RelationInstance
@@ -58,7 +58,7 @@ def estimated_cost(usage: Any, model: BackendSettings) -> float | None:
 
 def runs_on(method: str, model: str) -> bool:
     """Whether ``--model``'s backend has a capability that ``method`` needs (an ``nli:`` model runs the NLI method only, and only it)."""
-    return bool(METHODS.get(method).needs & backend_class(model).capabilities)
+    return bool(method_class(method).needs & backend_class(model).capabilities)
 
 
 def dataset_schema(dataset: str, schema: str | None, templates: str | None) -> RelationSchema:

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE
-from qa4re.extract.debiasers import DEBIASERS
-from qa4re.extract.methods import METHODS
-from qa4re.extract.selectors import SELECTORS
+from qa4re.extract.registries import DEBIASERS, METHODS, SELECTORS
 from qa4re.fields import setting, validate
 
 

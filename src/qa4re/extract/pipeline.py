@@ -15,9 +15,9 @@ from qa4re.backends.base import Backend, Capability, GenerateRequest, OptionScor
 from qa4re.errors import BackendError, ConfigError
 from qa4re.extract.builder import PreparedPrompt, PromptBuilder, prompt_sha256
 from qa4re.extract.config import ExtractorConfig, Scoring
-from qa4re.extract.debiasers import DEBIASERS
+from qa4re.extract.debiasers import debiaser_class
 from qa4re.extract.debiasers.base import ByPosition, Debiaser, Plan
-from qa4re.extract.selectors import SELECTORS
+from qa4re.extract.selectors import selector_class
 from qa4re.extract.selectors.base import Selector
 from qa4re.prompts.decode import position_probabilities
 from qa4re.schemas.model import RelationSchema
@@ -60,8 +60,8 @@ class Extractor:
         check_runs_on(self.config.method, self.method.needs, backend.capabilities)
         if not self.method.debiasable and self.config.debias != "none":
             raise ConfigError(f"--method {self.config.method} gives independent scores, not a choice among options; it takes no --debias")
-        self.debiaser: Debiaser = DEBIASERS.get(self.config.debias)(self.config)
-        self.selector: Selector = SELECTORS.get(self.config.selector)()
+        self.debiaser: Debiaser = debiaser_class(self.config.debias)(self.config)
+        self.selector: Selector = selector_class(self.config.selector)()
 
     def predict(self, items: Iterable[Item], chunk_size: int | None = None) -> Iterator[Output]:
         """Stream one output per item, in order; memory stays bounded by ``chunk_size``."""

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from qa4re.extract.debiasers.base import Debiaser
+from qa4re.extract.registries import DEBIASERS
 
-from qa4re.registry import Registry
 
-if TYPE_CHECKING:
-    from qa4re.extract.debiasers.base import Debiaser
+def debiaser_class(name: str) -> type[Debiaser]:
+    """The class of the debiaser registered as ``name``."""
+    cls: type[Debiaser] = DEBIASERS.get(name)
+    return cls
 
-DEBIASERS: Registry[type[Debiaser]] = Registry(
-    "debias",
-    "qa4re.debiasers",
-    {
-        "none": "qa4re.extract.debiasers.none:NoDebiasing",
-        "permute": "qa4re.extract.debiasers.permute:Permute",
-        "pride": "qa4re.extract.debiasers.pride:PriDe",
-        "content-free": "qa4re.extract.debiasers.content_free:ContentFree",
-    },
-)
 
-__all__ = ["DEBIASERS"]
+__all__ = ["DEBIASERS", "Debiaser", "debiaser_class"]

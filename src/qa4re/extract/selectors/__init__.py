@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from qa4re.extract.registries import SELECTORS
+from qa4re.extract.selectors.base import Selector
 
-from qa4re.registry import Registry
 
-if TYPE_CHECKING:
-    from qa4re.extract.selectors.base import Selector
+def selector_class(name: str) -> type[Selector]:
+    """The class of the selector registered as ``name``."""
+    cls: type[Selector] = SELECTORS.get(name)
+    return cls
 
-SELECTORS: Registry[type[Selector]] = Registry(
-    "selector",
-    "qa4re.selectors",
-    {
-        "auto": "qa4re.extract.selectors.auto:Auto",
-        "flat": "qa4re.extract.selectors.flat:Flat",
-        "tournament": "qa4re.extract.selectors.tournament:Tournament",
-        "preselect": "qa4re.extract.selectors.preselect:Preselect",
-    },
-)
 
-__all__ = ["SELECTORS"]
+__all__ = ["SELECTORS", "Selector", "selector_class"]

@@ -1,0 +1,147 @@
+"""A method, a debiaser and a backend added from outside the package: one module each plus its registration.
+
+The toy package below is installed the way pip installs one (a ``.dist-info`` folder with
+``entry_points.txt`` on the path), and ``qa4re evaluate`` runs with ``--method shout --debias
+flip --model toy:anything`` without a line of qa4re changed. The same objects also register in a
+running program with ``Registry.add``. A fake backend: plumbing, not evidence that extraction works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES
+from qa4re.datasets import OnError, read_dataset
+from qa4re.errors import UnknownNameError
+from qa4re.extract.config import ExtractorConfig
+from qa4re.extract.debiasers import DEBIASERS
+from qa4re.extract.methods import METHODS
+from qa4re.extract.pipeline import Extractor
+from qa4re.schemas.loader import load_schema
+from qa4re.types import Prediction, RelationInstance
+
+SEMEVAL = FIXTURES / "semeval_small"
+
+METHOD = '''
+from qa4re.extract.methods.qa4re import QA4RE
+from qa4re.prompts.render import RenderedPrompt
+
+
+class Shout(QA4RE):
+    """QA4RE's options under an instruction of its own."""
+
+    name = "shout"
+
+    def render(self, instance, options, demonstrations=()):
+        lines = [f"{o.letter}. {o.statement.upper()}" for o in options]
+        return RenderedPrompt("WHICH IS TRUE OF: " + instance.text + "\\n" + "\\n".join(lines) + "\\nANSWER:", options)
+'''
+
+DEBIASER = '''
+from qa4re.extract.debiasers.base import Debiaser
+
+
+class Flip(Debiaser):
+    """Reverses the option probabilities: a debiaser that shows it ran."""
+
+    name = "flip"
+
+    def combine(self, plan, by_position):
+        return list(reversed(by_position[0]))
+'''
+
+BACKEND = '''
+import math
+
+from qa4re.backends.base import LANGUAGE_MODEL, OptionScores
+
+
+class ToyBackend:
+    """Likes the first answer of every request (0.7; the rest share 0.3)."""
+
+    capabilities = LANGUAGE_MODEL
+    settings = ("batch_size",)
+    max_letter_options = None
+
+    def __init__(self, model, batch_size=None):
+        self.fingerprint = f"toy:{model}"
+        self.max_batch_size = batch_size or 4
+        self.prompts = []
+
+    def score_options(self, requests):
+        out = []
+        for r in requests:
+            rest = math.log(0.3 / max(1, len(r.answers) - 1))
+            out.append(OptionScores({a: math.log(0.7) if i == 0 else rest for i, a in enumerate(r.answers)}))
+        return out
+
+    def generate(self, requests):
+        return ["A" for _ in requests]
+
+    def close(self):
+        pass
+'''
+
+
+def install_toy_package(root: Path) -> Path:
+    """``toy_qa4re`` with its entry points, as pip would leave it in site-packages."""
+    package = root / "toy_qa4re"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    for name, text in (("method", METHOD), ("debiaser", DEBIASER), ("backend", BACKEND)):
+        (package / f"{name}.py").write_text(textwrap.dedent(text))
+    info = root / "toy_qa4re-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-qa4re\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[qa4re.methods]\nshout = toy_qa4re.method:Shout\n\n[qa4re.debiasers]\nflip = toy_qa4re.debiaser:Flip\n\n"
+        "[qa4re.backends]\ntoy = toy_qa4re.backend:ToyBackend\n"
+    )
+    return root
+
+
+def test_a_third_party_package_adds_a_method_a_debiaser_and_a_backend_through_entry_points(tmp_path: Path) -> None:
+    site = install_toy_package(tmp_path / "site")
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "qa4re", "evaluate", "--dataset", "semeval", "--data", str(SEMEVAL), "--method", "shout", "--debias", "flip",
+               "--model", "toy:anything", "--batch-size", "2", "--output", str(out), "--cache", str(tmp_path / "c.sqlite")]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert records and not any("error" in r for r in records)
+    # The toy backend likes the first option; the toy debiaser reversed the probabilities, so the last option won.
+    assert all(r["answer"] == max(r["letter_to_relation"]) for r in records)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["run"]["model"]["fingerprint"] == "toy:anything" and metrics["run"]["config"]["method"] == "shout"
+
+    # Misspelt, a plug-in's name gets the same suggestions as a built-in one.
+    wrong = subprocess.run([*command[:9], "shuot", *command[10:]], capture_output=True, text=True, timeout=300, env=env)
+    assert wrong.returncode == 2 and "Unknown method 'shuot'. Did you mean: shout" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_a_method_and_a_debiaser_register_in_a_running_program(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = install_toy_package(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(site))
+    from toy_qa4re.backend import ToyBackend  # type: ignore[import-not-found]
+    from toy_qa4re.debiaser import Flip  # type: ignore[import-not-found]
+    from toy_qa4re.method import Shout  # type: ignore[import-not-found]
+
+    with pytest.raises(UnknownNameError, match="Unknown method 'loud'"):
+        ExtractorConfig(method="loud")
+    METHODS.add("loud", Shout)
+    DEBIASERS.add("reverse", Flip)
+    try:
+        items = [i for i in read_dataset("semeval", SEMEVAL / "TEST_FILE_FULL.TXT", OnError.SKIP) if isinstance(i, RelationInstance)][:3]
+        outputs = list(Extractor(load_schema("semeval"), ToyBackend("x"), ExtractorConfig(method="loud", debias="reverse")).predict(items))
+    finally:
+        METHODS.remove("loud")
+        DEBIASERS.remove("reverse")
+    assert all(isinstance(o, Prediction) and o.answer == max(o.letter_to_relation) for o in outputs)
