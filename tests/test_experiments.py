@@ -31,7 +31,7 @@ def test_shipped_configs_load(config: Path) -> None:
 def test_cells_cover_the_grid_with_paths_relative_to_the_file(tmp_path: Path) -> None:
     path = write_config(
         tmp_path,
-        "methods: [qa4re, vanilla]\nshots: [0, 5]\nseeds: [1, 2]\nmodels: [default, {name: big, model: google/flan-t5-xxl, batch_size: 2}]\n"
+        "variants: [qa4re, vanilla]\nshots: [0, 5]\nseeds: [1, 2]\nmodels: [default, {name: big, model: google/flan-t5-xxl, batch_size: 2}]\n"
         "datasets:\n  - {dataset: tacred, data: data/tacred, template_sets: [temp1, temp2, temp3, temp4]}\n",
     )
     experiment = load_experiment(path)
@@ -39,26 +39,36 @@ def test_cells_cover_the_grid_with_paths_relative_to_the_file(tmp_path: Path) ->
     assert len(cells) == 2 * 2 * 2 * 2 * 4
     assert cells[0].dataset.data == tmp_path / "data" / "tacred"
     assert cells[0].id == "tacred/default/qa4re/temp1/0-shot/seed-1"
-    assert {c.model.batch_size for c in cells if c.model.name == "big"} == {2}
+    assert {c.model.backend.batch_size for c in cells if c.model.name == "big"} == {2}
 
 
 @pytest.mark.parametrize(
     ("text", "where"),
     [
         ("datasets: [{dataset: semeval, data: x}]\nshot: [0]\n", "grid.yaml: shot: unknown key"),
-        ("datasets: [{dataset: semeval, data: x}]\nmethods: [qa4r]\n", "grid.yaml: methods: Unknown method variant 'qa4r'. Did you mean: qa4re"),
+        ("datasets: [{dataset: semeval, data: x}]\nvariants: [qa4r]\n", "grid.yaml: variants[0]: Unknown variant 'qa4r'. Did you mean: qa4re"),
+        ("datasets: [{dataset: semeval, data: x}]\nmethods: [qa4re]\n", "grid.yaml: methods: renamed: list the variants under variants:"),
+        (
+            "datasets: [{dataset: semeval, data: x}]\nvariants: [{name: t, permutaions: 3}]\n",
+            "variants[0].permutaions: Unknown key 'permutaions'. Did you mean: permutations",
+        ),
+        ("datasets: [{dataset: semeval, data: x}]\nvariants: [{name: t, shots: 3}]\n", "variants[0].shots: Unknown key 'shots'"),
+        (
+            "datasets: [{dataset: semeval, data: x}]\nmodels: [{model: default, devise: cpu}]\n",
+            "models[0].devise: Unknown key 'devise'. Did you mean: device",
+        ),
         ("datasets: [{dataset: semeval, data: x, limit: many}]\n", "grid.yaml: datasets[0].limit: expected int"),
         ("datasets: [{dataset: semevl, data: x}]\n", "grid.yaml: datasets[0].dataset: Unknown dataset 'semevl'"),
         ("datasets: [{dataset: semeval}]\n", "grid.yaml: datasets[0].data: required"),
         ("datasets: [{dataset: semeval, data: x}]\nshots: [0, -1]\n", "grid.yaml: shots: expected a non-empty list of integers"),
-        ("datasets: [{dataset: semeval, data: x}]\nvariants: {t: {na_threshold: test}}\nmethods: [t]\n", "variants.t.na_threshold: only 'dev'"),
+        ("datasets: [{dataset: semeval, data: x}]\nvariants: [{name: t, na_threshold: test}]\n", "variants[0].na_threshold: only 'dev'"),
         ("datasets: []\n", "grid.yaml: datasets: required"),
-        ("datasets: [{dataset: semeval, data: x}]\nvariants: {t: {debias: pryde}}\nmethods: [t]\n", "variants.t.debias: Unknown debias 'pryde'. Did you mean"),
+        ("datasets: [{dataset: semeval, data: x}]\nvariants: [{name: t, debias: pryde}]\n", "variants[0].debias: Unknown debias 'pryde'. Did you mean"),
         ("datasets: [{dataset: semeval, data: x, unknown_type_pair: nah}]\n", "datasets[0].unknown_type_pair: Unknown unknown_type_pair policy 'nah'"),
-        ("datasets: [{dataset: semeval, data: x}]\nvariants: {t: {max_options: 1}}\nmethods: [t]\n", "variants.t.max_options: must be at least 2, got 1"),
+        ("datasets: [{dataset: semeval, data: x}]\nvariants: [{name: t, max_options: 1}]\n", "variants[0].max_options: must be at least 2, got 1"),
         (
-            "datasets: [{dataset: semeval, data: x}]\nvariants: {t: {method: nly}}\nmethods: [t]\n",
-            "variants.t.method: unknown method 'nly' (qa4re, vanilla, vanilla-temp, sure, nli)",
+            "datasets: [{dataset: semeval, data: x}]\nvariants: [{name: t, method: nly}]\n",
+            "variants[0].method: Unknown method 'nly'. Did you mean: nli?",
         ),
         ("[1, 2]\n", "expected a mapping at the top level"),
     ],
@@ -92,7 +102,7 @@ GRID = """
 name: fixture-grid
 seeds: [0, 1]
 shots: [0, 1]
-methods: [qa4re, vanilla, qa4re-shuffled, qa4re-na-threshold]
+variants: [qa4re, vanilla, qa4re-shuffled, qa4re-na-threshold]
 cache: cache.sqlite
 datasets:
   - dataset: semeval
@@ -136,7 +146,7 @@ def test_template_sets_are_a_grid_axis_for_tacred_format_data(tmp_path: Path) ->
     # Plumbing only (scripted backend): each template set gives its own prompts and cell.
     config = write_config(
         tmp_path,
-        f"methods: [qa4re]\nmodels: ['fake:x']\ncache: c.sqlite\ndatasets:\n  - {{dataset: tacred, data: {FIXTURES / 'tacred_small.json'}, "
+        f"variants: [qa4re]\nmodels: ['fake:x']\ncache: c.sqlite\ndatasets:\n  - {{dataset: tacred, data: {FIXTURES / 'tacred_small.json'}, "
         "template_sets: [temp1, temp4], limit: 3}\n",
     )
     qa4re("experiment", config, "--output", tmp_path / "out", "--bootstrap-samples", "20")

@@ -25,7 +25,7 @@ def test_the_paper_grid_declares_cuda_and_bfloat16_for_every_flan_t5_model() -> 
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     assert [m.name for m in config.models] == ["flan-t5-small", "flan-t5-base", "flan-t5-large", "flan-t5-xl", "flan-t5-xxl"]
-    assert {(m.device, m.dtype) for m in config.models} == {("cuda", "bfloat16")}
+    assert {(m.backend.device, m.backend.dtype) for m in config.models} == {("cuda", "bfloat16")}
     assert [d.dataset for d in config.datasets] == ["tacred", "tacrev", "retacred", "semeval"] and all(d.limit is None for d in config.datasets)
     assert [v.name for v in config.variants] == ["qa4re", "vanilla"]
 

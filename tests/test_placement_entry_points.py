@@ -111,7 +111,7 @@ def test_an_experiment_grid_places_each_model_as_its_entry_says(tmp_path: Path) 
     config = tmp_path / "grid.yaml"
     config.write_text(f"""
 name: placed
-methods: [qa4re]
+variants: [qa4re]
 dtype: bfloat16
 models:
   - {{name: cpu-bf16, model: default, device: cpu}}
@@ -120,7 +120,7 @@ datasets:
   - {{dataset: semeval, data: {SEMEVAL}, limit: 2}}
 """)
     models = load_experiment(config).models
-    assert [(m.device, m.dtype, m.batch_size) for m in models] == [("cpu", "bfloat16", None), ("cpu", "float32", 4)]
+    assert [(m.backend.device, m.backend.dtype, m.backend.batch_size) for m in models] == [("cpu", "bfloat16", None), ("cpu", "float32", 4)]
     qa4re("experiment", config, "--output", tmp_path / "out")
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     fingerprints = {c["model"]: c["fingerprint"] for c in results["cells"]}
