@@ -112,9 +112,10 @@ def test_the_service_says_what_it_serves_when_it_starts(service: str) -> None:
 
 def test_openapi_docs_describe_the_endpoints(service: str) -> None:
     spec = json.loads(urllib.request.urlopen(service + "/openapi.json", timeout=5).read())
-    assert {"/extract", "/health"} <= set(spec["paths"])
-    body = spec["paths"]["/extract"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert body["required"] == ["text"] and body["properties"]["threshold"]["maximum"] == 1
+    assert {"/extract", "/health", "/ready"} <= set(spec["paths"])
+    one, batch = spec["paths"]["/extract"]["post"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert one["required"] == ["text"] and one["properties"]["threshold"]["maximum"] == 1
+    assert batch["required"] == ["documents"] and batch["properties"]["documents"]["items"] == one
     assert urllib.request.urlopen(service + "/docs", timeout=5).status == 200
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import ipaddress
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -251,6 +253,21 @@ def extract_command(
         raise typer.Exit(1)
 
 
+def api_key_from_environment() -> str | None:
+    """The service's API key: ``QA4RE_API_KEY`` from the environment (never a flag or a file); empty means none."""
+    return os.environ.get("QA4RE_API_KEY") or None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_input_file(path: Path) -> None:
     """Refuse, in one line and before any model is loaded, an input that is not a readable file."""
     if path.is_dir():
@@ -270,27 +287,41 @@ def serve_command(
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 above).")] = 64 * 1024,
     max_entities: Annotated[int, typer.Option(help="Most mentions per request (422 above).")] = 20,
     max_pairs: Annotated[int, typer.Option(help="Most candidate pairs scored per request.")] = 100,
+    max_documents: Annotated[int, typer.Option(min=1, help='Most documents in one batch body {"documents": [...]} (422 above).')] = 32,
+    max_pending: Annotated[int, typer.Option(min=1, help="Most documents waiting or running at once; beyond it, 429 with Retry-After.")] = 256,
+    request_timeout: Annotated[float, typer.Option(min=0.001, help="Seconds a request may take; then 504 and its waiting work is dropped.")] = 120.0,
+    drain_seconds: Annotated[float, typer.Option(min=0, help="On SIGTERM: 503 for new requests, this long at most to finish those in flight.")] = 30.0,
+    log_documents: Annotated[bool, typer.Option("--log-documents", help="Put the documents' text in the request log lines.")] = False,
     ner: NerOpt = None,
     entity_types: EntityTypesOpt = None,
 ) -> None:
-    """Serve POST /extract and GET /health over HTTP (docs at /docs), the model loaded once."""
-    try:
-        import uvicorn
+    """Serve POST /extract, GET /health and GET /ready over HTTP (docs at /docs), the model loaded once.
 
-        from qa4re.integrations.service import ServiceLimits, create_app
+    With QA4RE_API_KEY set in the environment, every endpoint but /health needs "Authorization: Bearer <key>".
+    """
+    try:
+        from qa4re.integrations.service import ServiceLimits, ServiceState, create_app
+        from qa4re.integrations.serving import serve
     except ImportError as exc:
         raise BackendUnavailable(f"qa4re serve needs the serve extra: pip install 'qa4re[serve]' ({exc})") from None
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
     ner_name = pipeline_name(ner)  # loaded now: a service fails at start, not on its first plain-text request
     nlp = load_pipeline(ner_name) if ner_name else None
+    key = api_key_from_environment()
+    if key is None and not is_loopback(host):
+        console.print(f"[yellow]warning: serving on {host} without an API key: anyone who reaches the port can use the model "
+                      "(set QA4RE_API_KEY to require one)[/yellow]", soft_wrap=True)  # fmt: skip
     backend = backend_settings.build()
-    limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs)
-    app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map)
+    limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs, max_documents=max_documents,
+                           max_pending=max_pending, request_timeout=request_timeout)  # fmt: skip
+    state = ServiceState()
+    app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map, api_key=key, state=state, log_documents=log_documents)
     ner_name = ner_name or "none: requests must bring entities"
-    console.print(f"qa4re serve: schema {relation_schema.name}, model {backend.fingerprint}, NER {ner_name}; listening on http://{host}:{port} (docs at /docs)",
-                  soft_wrap=True, markup=False)  # fmt: skip
-    uvicorn.run(app_, host=host, port=port, log_level="info")  # info: one access-log line per request
+    access = "API key required" if key else "no API key"
+    console.print(f"qa4re serve: schema {relation_schema.name}, model {backend.fingerprint}, NER {ner_name}, {access}; "
+                  f"listening on http://{host}:{port} (docs at /docs)", soft_wrap=True, markup=False)  # fmt: skip
+    serve(app_, state, host=host, port=port, drain_seconds=drain_seconds)
 
 
 @app.command("prompt")

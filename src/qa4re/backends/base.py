@@ -39,6 +39,8 @@ class ScoreRequest:
     ``system`` is used only by backends that send chat messages. ``answer_prefix`` is text the
     model's reply starts with before the answer (for a chat model, prefilled into the assistant
     turn; otherwise appended to the prompt), so the answer is read where the model gives it.
+    For a backend with ``Capability.ENTAILMENT`` (an NLI model) the score of an answer is
+    log P(``prompt`` entails it): the prompt is the premise, each answer a hypothesis.
     """
 
     prompt: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Callable, Sequence
 
 from qa4re.backends.base import LANGUAGE_MODEL, Capability, GenerateRequest, OptionScores, ScoreRequest
@@ -68,7 +70,26 @@ class FakeBackend:
 
 
 class NamedFakeBackend(FakeBackend):
-    """``--model fake:NAME``: the default script, for plumbing tests of the command line."""
+    """``--model fake:NAME``: the default script, for plumbing tests and benchmarks of the command line and the service.
+
+    ``NAME`` may carry comma-separated settings: ``delay=S`` sleeps S seconds per call (a slow model),
+    ``fail=P`` fails a share P of the requests, chosen by a hash of the prompt (the same ones in every
+    run), as a per-request error. ``fake:x`` has neither.
+    """
 
     def __init__(self, model: str = "fake") -> None:
-        super().__init__()
+        settings = dict(part.split("=", 1) for part in model.split(",") if "=" in part)
+        self.delay = float(settings.get("delay", 0.0))
+        self.fail = float(settings.get("fail", 0.0))
+        super().__init__(fingerprint=f"fake:{model}" if self.fail else "fake")
+
+    def score_options(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
+        if self.delay:
+            time.sleep(self.delay)
+        scores = super().score_options(requests)
+        return [OptionScores({}, error="injected fault (fake:fail)") if _share(r.prompt) < self.fail else s for r, s in zip(requests, scores, strict=True)]
+
+
+def _share(text: str) -> float:
+    """A fixed number in [0, 1) for ``text``."""
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:12], 16) / 16**12
