@@ -28,7 +28,21 @@ KEY = "s3cr3t-test-key-7f2a"
 @contextmanager
 def service(tmp_path: Path, *args: str, model: str = "fake:delay=0", env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
-    command = [sys.executable, "-m", "qa4re", "serve", "--schema", "tacred", "--port", str(port), "--model", model, "--cache", str(tmp_path / "c.sqlite"), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "qa4re",
+        "serve",
+        "--schema",
+        "tacred",
+        "--port",
+        str(port),
+        "--model",
+        model,
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        *args,
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -66,9 +80,8 @@ def log_lines(process: subprocess.Popen[str]) -> list[dict[str, Any]]:
 
 
 def test_past_max_pending_requests_get_429_with_retry_after(tmp_path: Path) -> None:
-    with service(tmp_path, "--max-pending", "2", model="fake:delay=1.0") as (base, _):
-        with ThreadPoolExecutor(8) as pool:
-            answers = list(pool.map(lambda k: call(base + "/extract", document(f"P{k}", "Paris")), range(8)))
+    with service(tmp_path, "--max-pending", "2", model="fake:delay=1.0") as (base, _), ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda k: call(base + "/extract", document(f"P{k}", "Paris")), range(8)))
     statuses = [status for status, _, _ in answers]
     assert statuses.count(200) >= 2 and statuses.count(429) >= 1 and set(statuses) <= {200, 429}
     refused = next(a for a in answers if a[0] == 429)
