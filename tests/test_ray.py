@@ -94,6 +94,34 @@ def test_a_killed_actor_loses_and_duplicates_nothing_and_the_rerun_calls_no_mode
     assert (tmp_path / "again" / "predictions.jsonl").read_bytes() == written
 
 
+class _Runs:
+    """Unpickled, it would run a command: what a stranger with write access to a shared work folder could plant."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_planted_pickle_in_the_work_folder_is_refused_and_recomputed_never_run(local_ray: None, single_process: Path, tmp_path: Path) -> None:
+    import pickle
+
+    work = tmp_path / "work"
+    evaluate(_settings(tmp_path / "run", tmp_path / "cache.sqlite"), engine=_engine(work))
+    done = sorted(work.glob("*/done/*.jsonl"))
+    assert len(done) == 8 and all(p.read_bytes().startswith(b'{"meta"') for p in done)  # data: a JSON header, then JSON lines
+    marker = tmp_path / "executed"
+    done[3].write_bytes(pickle.dumps(_Runs(marker)))  # a finished block replaced by code
+    staged = sorted(work.glob("*/blocks/*.jsonl"))
+    staged[5].write_bytes(staged[5].read_bytes()[:-40])  # a staged input block truncated
+    again = _engine(work)
+    evaluate(_settings(tmp_path / "again", tmp_path / "cache.sqlite"), engine=again)
+    assert not marker.exists()
+    assert (tmp_path / "again" / "predictions.jsonl").read_bytes() == single_process.read_bytes()
+    assert len(again.refused) == 1 and again.refused[0].startswith(f"{done[3]}: not a qa4re block") and again.reused_blocks == 7
+
+
 def test_documents_and_a_ray_dataset_give_the_single_process_outputs(local_ray: None, tmp_path: Path) -> None:
     """``extract`` documents through the engine, and instances through map_dataset: the outputs of one process."""
     import torch

@@ -21,7 +21,6 @@ import hashlib
 import logging
 import math
 import os
-import pickle
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -31,6 +30,7 @@ from typing import Any, Generic, TypeVar
 import ray
 import ray.data
 
+from qa4re.engines import blocks
 from qa4re.engines.base import COUNTERS, Runner, Spec
 from qa4re.engines.specs import DocumentSpec, ExtractorSpec
 from qa4re.errors import BackendUnavailable, ConfigError, Qa4reError
@@ -127,35 +127,44 @@ def _meter(runner: Runner[Any, Any]) -> tuple[int, ...]:
 
 
 class _BlockWorker:
-    """Ray actor: each row names a staged block; returns its outputs (pickled) and what they cost."""
+    """Ray actor: each row names a staged block; returns its outputs (a block of records) and what they cost."""
 
     def __init__(self, spec: Spec[Any, Any], threads: int) -> None:
         self.built: _Built[Any, Any] = _Built(spec, threads)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        columns: dict[str, list[Any]] = {"block": [], "outputs": [], "calls": [], "requests": [], "tokens": [], "failure": [], "worker": []}
+        names = ("block", "outputs", "calls", "requests", "tokens", "failure", "reused", "refused", "worker")
+        columns: dict[str, list[Any]] = {name: [] for name in names}
         for block, source, done in zip(batch["block"], batch["source"], batch["done"], strict=True):
-            data, cost, failure = self._block(Path(str(source)), Path(str(done)))
-            for name, value in zip(columns, (int(block), data, *cost, failure, os.getpid()), strict=True):
+            data, cost, failure, reused, refused = self._block(Path(str(source)), Path(str(done)))
+            for name, value in zip(names, (int(block), data, *cost, failure, reused, refused, os.getpid()), strict=True):
                 columns[name].append(value)
         return columns
 
-    def _block(self, source: Path, done: Path) -> tuple[bytes, tuple[int, int, int], str]:
-        """(fingerprint, outputs) pickled, the model calls, requests and tokens it took, and why it failed ("": it did not)."""
+    def _block(self, source: Path, done: Path) -> tuple[bytes, tuple[int, int, int], str, bool, str]:
+        """The outputs as block bytes (the fingerprint in its meta), the model calls, requests and tokens it
+        took, why it failed ("": it did not), whether a finished block was reused, and why one was refused."""
+        refused = ""
         if done.exists():
-            return done.read_bytes(), (0, 0, 0), ""
+            data = done.read_bytes()
+            try:
+                blocks.decode(data, done)
+                return data, (0, 0, 0), "", True, ""
+            except blocks.BlockError as exc:  # tampered, truncated or foreign: recomputed, never run
+                refused = str(exc)
         try:
             runner = self.built.get()
-        except Qa4reError as exc:  # a model that cannot load: the driver says so in one line
-            return b"", (0, 0, 0), str(exc)
+            items, _ = blocks.decode(source.read_bytes(), source)
+        except Qa4reError as exc:  # a model that cannot load, a staged block that is not one: the driver says so in one line
+            return b"", (0, 0, 0), str(exc), False, refused
         before = _meter(runner)
-        outputs = list(runner.stream(pickle.loads(source.read_bytes())))
-        data = pickle.dumps((runner.backend.fingerprint, outputs))
+        outputs = list(runner.stream(items))
+        data = blocks.encode(outputs, {"fingerprint": runner.backend.fingerprint})
         calls, requests, tokens = (after - then for after, then in zip(_meter(runner), before, strict=True))
         # A block with a failed model call is not finished: a rerun retries it (the output cache answers the rest).
         if not any(isinstance(o, ErrorRecord) and o.kind is ErrorKind.MODEL for o in outputs):
             _write_atomically(done, data)
-        return data, (calls, requests, tokens), ""
+        return data, (calls, requests, tokens), "", False, refused
 
 
 class RayEngine:
@@ -175,6 +184,7 @@ class RayEngine:
         self.fingerprint = ""
         self.blocks = self.reused_blocks = 0
         self.workers: set[int] = set()
+        self.refused: list[str] = []  # finished blocks in the work folder that were not valid blocks (recomputed)
 
     def map(self, items: Iterable[T], spec: Spec[T, R]) -> Iterator[R]:
         """Every item's output, in input order (the input is staged first, then scored)."""
@@ -184,7 +194,7 @@ class RayEngine:
         rows = self._stage(items, spec)  # before Ray starts: a bad work folder is one line, not a cluster start
         ensure_ray(self.options)
         self.blocks = len(rows)
-        self.reused_blocks = sum(Path(r["done"]).exists() for r in rows)
+        self.reused_blocks = 0  # counted as the blocks come back
         return self._run(rows, spec)
 
     def _stage(self, items: Iterable[T], spec: Spec[T, R]) -> list[dict[str, Any]]:
@@ -198,10 +208,10 @@ class RayEngine:
         rows: list[dict[str, Any]] = []
         iterator = iter(items)
         while block := list(islice(iterator, size)):
-            data = pickle.dumps(block)
-            name = f"{len(rows):08d}-{hashlib.sha256(data).hexdigest()[:16]}.pkl"  # a changed input is a new block
+            data = blocks.encode(block)
+            name = f"{len(rows):08d}-{hashlib.sha256(data).hexdigest()[:16]}.jsonl"  # a changed input is a new block
             source = folder / "blocks" / name
-            if not source.exists():
+            if not source.exists() or source.read_bytes() != data:  # a staged block is always exactly this input
                 _write_atomically(source, data)
             rows.append({"block": len(rows), "source": str(source), "done": str(folder / "done" / name)})
         return rows
@@ -220,10 +230,14 @@ class RayEngine:
         for expected, row in enumerate(dataset.iter_rows()):
             if int(row["block"]) != expected:  # preserve_order guarantees this; a silent reorder would corrupt the output
                 raise RuntimeError(f"Ray returned block {row['block']} where block {expected} was expected")
+            if row["refused"]:
+                self.refused.append(str(row["refused"]))
+                logging.getLogger("qa4re.ray").warning("refused %s", row["refused"])
             if row["failure"]:
                 raise BackendUnavailable(str(row["failure"]))
-            fingerprint, outputs = pickle.loads(row["outputs"])
-            self.fingerprint = self.fingerprint or fingerprint
+            outputs, meta = blocks.decode(bytes(row["outputs"]), f"block {expected}")
+            self.fingerprint = self.fingerprint or str(meta.get("fingerprint", ""))
+            self.reused_blocks += bool(row["reused"])
             self.calls += int(row["calls"])
             self.requests += int(row["requests"])
             self.tokens += int(row["tokens"])
