@@ -68,6 +68,9 @@ test-server: install-server
 test-ray: install-ray
 	$(BIN)/pytest -q -m ray
 
+fuzz: install
+	QA4RE_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q tests/test_fuzz.py
+
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy

@@ -47,24 +47,34 @@ def parse_marked_sentence(marked: str, path: str, line: int) -> tuple[str, Entit
     return text, subj, obj
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _blocks(path: Path) -> Iterator[tuple[int, list[str], str | None]]:
+    """``(first line, lines, problem)`` per blank-line separated block; ``problem``: why the block cannot be read (a line not UTF-8)."""
     block: list[str] = []
-    start = 0
-    with path.open(encoding="utf-8", newline=None) as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\r\n")
-            if line.strip():
-                if not block:
-                    start = number
-                block.append(line)
-            elif block:
-                yield start, block
-                block = []
+    start, problem = 0, None
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8").rstrip("\r\n")
+                except UnicodeDecodeError as exc:
+                    line = raw.decode("utf-8", "replace").rstrip("\r\n") or "?"
+                    problem = problem or f"line {number} is not valid UTF-8 (byte {exc.start + 1})"
+                if line.strip():
+                    if not block:
+                        start = number
+                    block.append(line)
+                elif block:
+                    yield start, block, problem
+                    block, problem = [], None
+    except OSError as exc:
+        raise DataError(str(path), None, None, f"cannot read: {exc}") from None
     if block:
-        yield start, block
+        yield start, block, problem
 
 
-def _parse(source: str, line: int, block: list[str]) -> RelationInstance:
+def _parse(source: str, line: int, block: list[str], problem: str | None = None) -> RelationInstance:
+    if problem is not None:
+        raise DataError(source, line, None, problem)
     head, _, marked = block[0].partition("\t")
     if not marked:
         raise DataError(source, line, "id", "expected '<id><TAB>\"<sentence>\"'")
@@ -81,8 +91,8 @@ def read_semeval(path: Path, on_error: OnError = OnError.STOP, split: str | None
     source = str(path)
 
     def parsers() -> Iterator[Callable[[], RelationInstance]]:
-        for line, block in _blocks(path):
-            yield partial(_parse, source, line, block)
+        for line, block, problem in _blocks(path):
+            yield partial(_parse, source, line, block, problem)
 
     return guarded(parsers(), on_error)
 
