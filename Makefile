@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SEMEVAL ?= ../shared/data/semeval2010_task8
 
-.PHONY: install install-llama install-server install-ray demo test test-unit test-llama test-server test-ray lint bench bench-llama bench-served bench-ray clean
+.PHONY: install install-llama install-server install-ray demo test test-unit test-llama test-server test-ray fuzz lint bench bench-llama bench-served bench-ray clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -180,15 +180,23 @@ def test_prompts_sharing_a_prefix_are_batched_together_then_by_length() -> None:
     assert prefix_grouped_batches(others, max_batch_size=8, token_budget=20, min_shared=16) == [[1, 2], [0]]
 
 
-def test_prefix_states_stay_under_their_token_budget() -> None:
-    states = PrefixStates(max_tokens=10)
-    states.put((1, 2, 3, 4), [])
-    states.put((1, 2, 3, 4, 5, 6), [])
+def test_prefix_states_stay_under_their_byte_budget() -> None:
+    import torch
+
+    def kv(tokens: int) -> list[tuple[torch.Tensor, torch.Tensor]]:  # 2 layers x (keys, values), 4 bytes per token each
+        return [(torch.zeros(tokens), torch.zeros(tokens)) for _ in range(2)]
+
+    states = PrefixStates(max_bytes=160)  # 10 tokens of this toy model
+    states.put((1, 2, 3, 4), kv(4))
+    states.put((1, 2, 3, 4, 5, 6), kv(6))
+    assert states.bytes == 160
     found = states.longest([1, 2, 3, 4, 5, 9])
     assert found is not None and found[0] == (1, 2, 3, 4)
-    states.put((7, 8), [])  # 12 tokens held: the least recently used entry goes
-    assert states.longest([1, 2, 3, 4, 5, 6]) is not None and states.longest([1, 2, 3, 4, 5, 6])[0] == (1, 2, 3, 4)  # type: ignore[index]
+    states.put((7, 8), kv(2))  # 12 tokens held: the least recently used entry goes
+    assert states.bytes == 96 and states.longest([1, 2, 3, 4, 5, 6])[0] == (1, 2, 3, 4)  # type: ignore[index]
     assert states.longest([7, 8, 9]) is not None
+    states.clear()
+    assert states.bytes == 0 and states.longest([7, 8, 9]) is None
 
 
 HUNDRED = tuple(option_letter(i) for i in range(100))  # A .. CV

@@ -118,6 +118,12 @@ class CachingBackend:
         """Cached :meth:`Backend.generate`."""
         return self._through("generate", requests, self.backend.generate, json.dumps, json.loads)
 
+    def release(self) -> None:
+        """Let the wrapped backend release what it keeps between calls (a transformers model's prefix states), if anything."""
+        release = getattr(self.backend, "release", None)
+        if callable(release):
+            release()
+
     def close(self) -> None:
         """Close the cache and the wrapped backend."""
         self._db.close()

@@ -47,6 +47,9 @@ class BackendSettings:
         None, "Local models: spread a model larger than one device with accelerate (auto, balanced, balanced_low_0, sequential).", spacy=True
     )
     threads: int | None = setting(None, "llama: models: CPU threads (default: every core this process may use).", minimum=1, output=False)
+    prefix_cache_mib: int | None = setting(
+        None, "Local transformers models: MiB of shared-prefix KV states kept for reuse (default: 256, or 2% of RAM if less).", minimum=0, output=False
+    )
     base_url: str | None = setting(None, _SERVED + "API root, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL).")
     api: str = setting("chat", _SERVED + "chat or completions endpoint.")
     concurrency: int = setting(4, _SERVED + "requests in flight at once.", minimum=1, output=False)

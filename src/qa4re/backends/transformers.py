@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -97,14 +98,30 @@ def prefix_grouped_batches(prompts: Sequence[list[int]], max_batch_size: int, to
     return batches
 
 
+def states_bytes(states: KVStates) -> int:
+    """Bytes the key and value tensors of ``states`` hold."""
+    return sum(int(t.numel()) * int(t.element_size()) for layer in states for t in layer)
+
+
+def default_prefix_bytes() -> int:
+    """The prefix store's default bound: 256 MiB, or 2% of this machine's memory where that is less."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not a POSIX system
+        total = 16 * 2**30
+    return min(256 * 2**20, total // 50)
+
+
 class PrefixStates:
     """KV states of recently used token prefixes, least recently used evicted first.
 
-    Bounded by the total number of prefix tokens held, so memory stays flat however long a run is.
+    Bounded by the bytes their tensors hold, so memory stays flat however long a run is (one prefix
+    larger than the bound alone is kept until the next one arrives).
     """
 
-    def __init__(self, max_tokens: int) -> None:
-        self.max_tokens = max_tokens
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._entries: OrderedDict[tuple[int, ...], KVStates] = OrderedDict()
 
     def longest(self, ids: Sequence[int]) -> tuple[tuple[int, ...], KVStates] | None:
@@ -116,10 +133,17 @@ class PrefixStates:
         return best, self._entries[best]
 
     def put(self, ids: tuple[int, ...], states: KVStates) -> None:
+        if ids in self._entries:
+            self.bytes -= states_bytes(self._entries.pop(ids))
         self._entries[ids] = states
-        self._entries.move_to_end(ids)
-        while sum(len(k) for k in self._entries) > self.max_tokens and len(self._entries) > 1:
-            self._entries.popitem(last=False)
+        self.bytes += states_bytes(states)
+        while self.bytes > self.max_bytes and len(self._entries) > 1:
+            self.bytes -= states_bytes(self._entries.popitem(last=False)[1])
+
+    def clear(self) -> None:
+        """Release every stored state."""
+        self._entries.clear()
+        self.bytes = 0
 
 
 class TransformersBackend:
@@ -136,10 +160,12 @@ class TransformersBackend:
             bucketed by length, so a batch of short prompts holds more of them; default: 4,096 on a CPU, 32,768 on CUDA).
         prefix_reuse: run a prefix that the prompts of a batch share (instruction, shared
             demonstrations, the start of a sentence with many pairs) once and reuse its KV states.
+        prefix_cache_mib: the most MiB of such KV states kept across calls (default: 256, or 2% of
+            this machine's memory where that is less).
     """
 
     capabilities = LANGUAGE_MODEL
-    settings = ("chat_template", "batch_size", "device", "dtype", "device_map")
+    settings = ("chat_template", "batch_size", "device", "dtype", "device_map", "prefix_cache_mib")
     max_letter_options = None  # every answer is scored to its end, so letters past Z can win too
 
     min_shared_prefix = 16  # tokens; shorter shared prefixes are not worth a separate forward pass
@@ -155,6 +181,7 @@ class TransformersBackend:
         device_map: str | None = None,
         token_budget: int | None = None,
         prefix_reuse: bool = True,
+        prefix_cache_mib: int | None = None,
     ) -> None:
         try:
             import torch
@@ -177,7 +204,7 @@ class TransformersBackend:
         self.max_batch_size = batch_size or default_batch
         self.token_budget = token_budget or default_budget
         self.prefix_reuse = prefix_reuse and not self.is_seq2seq
-        self._prefixes = PrefixStates(max_tokens=16384)
+        self._prefixes = PrefixStates(default_prefix_bytes() if prefix_cache_mib is None else prefix_cache_mib * 2**20)
         # transformers 5 renamed the forward argument past_key_values to cache.
         self._cache_kwarg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         has_template = bool(getattr(self.tokenizer, "chat_template", None))
@@ -194,8 +221,10 @@ class TransformersBackend:
         self.fingerprint = f"transformers:{identity}:{kind}:chat={self.use_chat_template}{self.placement.tag}"
 
     def clear_prefix_cache(self) -> None:
-        """Forget the stored prefix KV states (benchmarks start each timed run from empty)."""
-        self._prefixes = PrefixStates(self._prefixes.max_tokens)
+        """Release the stored prefix KV states (between the cells of a grid; benchmarks start each timed run from empty)."""
+        self._prefixes.clear()
+
+    release = clear_prefix_cache  # what the output cache forwards between runs
 
     # ---- text -> ids -------------------------------------------------------------------
 

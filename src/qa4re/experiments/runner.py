@@ -125,6 +125,7 @@ def run_experiment(
                     backend.close()
                 backends = {cell.model.name: model_settings(config, cell).build()}
             result = run_cell(config, cell, backends[cell.model.name], output, progress(cell) if progress else None)
+            backends[cell.model.name].release()  # memory stays flat over the cells: nothing one cell kept is held for the next
             results.append(result)
             if on_cell:
                 on_cell(result)
