@@ -154,3 +154,22 @@ def test_serving_beyond_loopback_without_a_key_warns(tmp_path: Path) -> None:
         process.terminate()
         process.wait(timeout=60)
     assert "warning: serving on 0.0.0.0 without an API key" in first
+
+
+def test_a_draining_service_refuses_new_requests_with_503_and_is_not_ready() -> None:
+    from fastapi.testclient import TestClient
+
+    from qa4re.backends.fake import FakeBackend
+    from qa4re.integrations.service import ServiceState, create_app
+    from qa4re.schemas.loader import load_schema
+
+    state = ServiceState()
+    with TestClient(create_app(load_schema("tacred"), FakeBackend(), state=state)) as client:
+        assert client.post("/extract", json=document("Anna", "Oslo")).status_code == 200
+        assert client.get("/ready").json()["status"] == "ready"
+        state.drain()  # what SIGTERM does first
+        refused = client.post("/extract", json=document("Anna", "Oslo"))
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        ready = client.get("/ready")
+        assert ready.status_code == 503 and ready.json()["status"] == "draining"
+        assert client.get("/health").status_code == 200
