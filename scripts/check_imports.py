@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("qa4re.engines",),
     ("qa4re.evaluation", "qa4re.integrations"),
     ("qa4re.experiments",),
-    ("qa4re.cli", "qa4re.__main__", "qa4re"),
+    ("qa4re.api", "qa4re.cli", "qa4re.__main__", "qa4re"),
 ]
 
 

@@ -1,15 +1,18 @@
 """qa4re: zero-shot relation extraction as multiple-choice question answering (QA4RE).
 
->>> from qa4re import Extractor, load_schema, get_backend
->>> extractor = Extractor(load_schema("tacred"), get_backend("default"))
+>>> import qa4re
+>>> rex = qa4re.RelationExtractor(["founded by", "chief executive of", "headquartered in"], model="default")
+>>> rex("Steve Jobs and Steve Wozniak founded Apple in Cupertino.")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+from qa4re.api import RelationExtractor
 from qa4re.backends.base import Backend, GenerateRequest, OptionScores, ScoreRequest
 from qa4re.backends.registry import get_backend
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError, DataError, Qa4reError, SchemaError, UnknownNameError
 from qa4re.extract.config import ExtractorConfig, Scoring, UnknownTypePair
+from qa4re.extract.documents import Triple
 from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.loader import list_schemas, load_schema
 from qa4re.schemas.model import RelationSchema
@@ -32,11 +35,13 @@ __all__ = [
     "OptionScores",
     "Prediction",
     "Qa4reError",
+    "RelationExtractor",
     "RelationInstance",
     "RelationSchema",
     "SchemaError",
     "ScoreRequest",
     "Scoring",
+    "Triple",
     "UnknownNameError",
     "UnknownTypePair",
     "get_backend",

@@ -19,6 +19,7 @@ from qa4re.extract.ner import LazyPipeline, detect_entities
 from qa4re.extract.pairs import Document, Pair, candidate_pairs, dropped_mentions
 from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
+from qa4re.schemas.model import RelationSchema
 from qa4re.types import Entity, ErrorRecord, Prediction
 
 if TYPE_CHECKING:
@@ -109,6 +110,32 @@ def pair_error(pair: Pair, error: ErrorRecord) -> PairError:
     return PairError(pair.document_id, subject, obj, pair.instance.text, error.message)
 
 
+def fact_key(t: Triple, schema: RelationSchema) -> tuple[str, tuple[int, int], tuple[int, int]]:
+    """What a triple says, whichever way round: a symmetric relation's pair unordered, an inverse as its counterpart."""
+    subject, obj = (t.subject.start, t.subject.end), (t.object.start, t.object.end)
+    relation = t.relation
+    if relation in schema.symmetric:
+        subject, obj = min(subject, obj), max(subject, obj)
+    inverse = schema.inverses.get(relation)
+    if inverse is not None and inverse < relation:  # the alphabetically first of the two names stands for both
+        relation, subject, obj = inverse, obj, subject
+    return relation, subject, obj
+
+
+def reconcile(triples: tuple[Triple, ...], schema: RelationSchema) -> tuple[Triple, ...]:
+    """One triple per fact: of ``A r B`` and ``B r A`` for a symmetric ``r``, or ``A r B`` and ``B inverse(r) A``,
+    the more confident one (the first on ties), in the order the triples came."""
+    if not schema.symmetric and not schema.inverses:
+        return triples
+    best: dict[tuple[str, tuple[int, int], tuple[int, int]], int] = {}
+    for k, t in enumerate(triples):
+        key = fact_key(t, schema)
+        if key not in best or t.confidence > triples[best[key]].confidence:
+            best[key] = k
+    kept = set(best.values())
+    return tuple(t for k, t in enumerate(triples) if k in kept)
+
+
 class DocumentExtractor:
     """Turns documents into :class:`DocumentResult` records (or the document's :class:`ErrorRecord`), in input order.
 
@@ -182,6 +209,6 @@ class DocumentExtractor:
             if isinstance(item, ErrorRecord):
                 yield item
                 continue
-            triples = tuple(triple(p, o) for p, o in scored if isinstance(o, Prediction) and self.keeps(o))
+            triples = reconcile(tuple(triple(p, o) for p, o in scored if isinstance(o, Prediction) and self.keeps(o)), self.schema)
             errors = tuple(pair_error(p, o) for p, o in scored if isinstance(o, ErrorRecord))
             yield DocumentResult(item, len(scored), triples, errors, dropped_mentions(item, self.max_entities))

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from qa4re.errors import SchemaError, UnknownNameError
+from qa4re.schemas.declared import declared_schema
 from qa4re.schemas.model import RelationSchema, template_problem
 
 BUILTIN_SCHEMAS = {
@@ -80,9 +81,17 @@ def schema_from_mapping(data: Mapping[str, Any], source: str, template_set: str 
             raise SchemaError(source, str(key), f"unknown key; expected one of {', '.join(sorted(known))}")
     name = data.get("id") or data.get("name") or Path(source).stem
     na = data.get("na_relation")
+    raw_relations = data.get("relations")
+    declared = isinstance(raw_relations, dict) and any(isinstance(v, dict) for v in raw_relations.values())
+    if declared or isinstance(raw_relations, list) and not ("templates" in data or "template_sets" in data):
+        # Declared relations: templates, descriptions, types, symmetric, inverse (or templates derived from the names).
+        if data.get("constraints"):
+            raise SchemaError(source, "constraints", "declared relations carry their own types (subject_types, object_types)")
+        if na is not None and (not isinstance(na, str) or not na):
+            raise SchemaError(source, "na_relation", "must be a non-empty string")
+        return declared_schema(raw_relations or [], str(name), source, na)
     if not isinstance(na, str) or not na:
         raise SchemaError(source, "na_relation", "is required: the label of the no-relation class")
-    raw_relations = data.get("relations")
     chosen_set = "inline"
     if isinstance(raw_relations, dict):
         templates = _templates(raw_relations, source, "relations")

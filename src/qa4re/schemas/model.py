@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ class RelationSchema:
         constraints: ``"SUBJTYPE:OBJTYPE"`` -> candidate labels in option order (NA excluded).
             Empty means no type constraints: every relation is a candidate.
         template_set: name of the template set in use.
+        symmetric: relations that hold both ways (``spouse``): one triple per unordered pair.
+        inverses: relation -> its inverse, both ways (``parent of`` <-> ``child of``): ``A r B`` and
+            ``B inverse(r) A`` are one fact, reported once.
     """
 
     name: str
@@ -62,6 +66,8 @@ class RelationSchema:
     templates: Mapping[str, tuple[str, ...]]
     constraints: Mapping[str, tuple[str, ...]]
     template_set: str
+    symmetric: frozenset[str] = frozenset()
+    inverses: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def positive_relations(self) -> tuple[str, ...]:
