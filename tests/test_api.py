@@ -55,8 +55,8 @@ def test_templates_are_derived_from_names_by_the_documented_rule() -> None:
 def test_a_list_of_names_a_mapping_with_descriptions_and_a_yaml_file_all_load(tmp_path: Path) -> None:
     names = declared_schema(["founded by", "works for"])
     assert names.relations == ("founded by", "works for", "no_relation") and names.templates["no_relation"] == ("{subj} has no known relations to {obj}",)
-    described = declared_schema({"ceo": {"description": "chief executive of"}, "hq": "{subj} has its headquarters in {obj}",
-                                 "born": {"description": "{subj} was born in the city {obj}", "subject_types": ["PERSON"], "object_types": "CITY"}})  # fmt: skip
+    born = {"description": "{subj} was born in the city {obj}", "subject_types": ["PERSON"], "object_types": "CITY"}
+    described = declared_schema({"ceo": {"description": "chief executive of"}, "hq": "{subj} has its headquarters in {obj}", "born": born})
     assert described.templates["ceo"] == ("{subj} is the chief executive of {obj}",) and described.templates["hq"] == ("{subj} has its headquarters in {obj}",)
     assert described.constraints == {"PERSON:CITY": ("ceo", "hq", "born")}
     path = tmp_path / "family.yaml"
