@@ -33,6 +33,9 @@ def test_a_position_reader_without_signal_gets_all_three_warnings() -> None:
     assert summary.top_answer == "A" and summary.top_answer_share == 1.0
     assert summary.gold_rank is not None and summary.gold_rank.advantage_ci95[0] <= 0
     assert [w.split(":")[0] for w in summary.warnings] == ["answers by position", "low letter mass", "no content signal"]
+    position, mass, content = summary.warnings  # each says what was measured to help, and where
+    assert "--debias pride" in position and "--answer-prefix" in mass and "--method vanilla" in content
+    assert all("README, Accuracy: Measured accuracy" in w for w in summary.warnings)
 
 
 def test_a_reader_that_ranks_the_gold_first_has_no_warning() -> None:
