@@ -23,6 +23,7 @@ from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import DATASETS, OnError, dataset_file, read_dataset
 from qa4re.engines import DocumentSpec, EngineSettings, ExtractorSpec
 from qa4re.errors import BackendUnavailable, ConfigError, DataError, Qa4reError
+from qa4re.evaluation.html import write_extraction_report
 from qa4re.evaluation.report import headline_rows
 from qa4re.evaluation.run import EvaluationSettings, dataset_schema, evaluate, sampled
 from qa4re.experiments.config import load_experiment
@@ -241,9 +242,13 @@ def extract_command(
         # spaCy is loaded only if a document comes without entity spans (in each worker, for --engine ray)
         results = engine.map(read_documents(input, entities_optional=True), spec)
         summary = extract_file(results, output, csv_output, start(total, "documents"))
+    report = output.with_name(f"{output.stem}.report.html")
+    with output.open(encoding="utf-8") as lines:
+        counts = f"{summary.documents} documents, {summary.pairs} pairs scored, {summary.triples} triples, {summary.errors} errors"
+        write_extraction_report(report, f"qa4re extract · {relation_schema.name} · {engine.fingerprint}", (json.loads(line) for line in lines), counts)
     console.print(
         f"{summary.documents} documents, {summary.pairs} pairs scored, {summary.triples} triples, {summary.errors} errors, "
-        f"{engine.calls} new model calls; wrote {output}; model {engine.fingerprint}",
+        f"{engine.calls} new model calls; wrote {output} and {report.name}; model {engine.fingerprint}",
         soft_wrap=True,
         markup=False,
     )

@@ -19,6 +19,7 @@ from qa4re.datasets import OnError, dataset_file, get_dataset, read_dataset, sam
 from qa4re.engines import Engine, ExtractorSpec, LocalEngine
 from qa4re.errors import ConfigError, DataError
 from qa4re.evaluation.diagnostics import AnswerDiagnostics
+from qa4re.evaluation.html import MAX_EXAMPLES, write_evaluation_report
 from qa4re.evaluation.memory import peak_rss_mib, reset_peak_rss
 from qa4re.evaluation.report import compute_metrics, write_outputs
 from qa4re.evaluation.results import EvaluationResult, RunRecord
@@ -134,7 +135,8 @@ def evaluate(
     n_errors = n_model_errors = n_fallback = n_rule = 0
     started = time.perf_counter()
     reset_peak_rss()
-    items = sampled(read_dataset(settings.dataset, path, settings.on_error, settings.split), positions)
+    texts: dict[str, tuple[str, tuple[int, int], tuple[int, int]]] = {}  # the sentences report.html shows (its first examples)
+    items = remembered(sampled(read_dataset(settings.dataset, path, settings.on_error, settings.split), positions), texts)
     engine = engine or LocalEngine(backend)
     outputs = engine.map(items, ExtractorSpec(schema, settings.config, settings.model, tuple(_demonstrations(settings))))
     with (settings.output / "predictions.jsonl").open("w", encoding="utf-8") as out:
@@ -167,4 +169,15 @@ def evaluate(
     )
     result = EvaluationResult(metrics, diagnostics.summary(), run)
     write_outputs(settings.output, result)
+    with (settings.output / "predictions.jsonl").open(encoding="utf-8") as lines:
+        title = f"{settings.config.method} · {settings.dataset} {settings.split} · {engine.fingerprint}"
+        write_evaluation_report(settings.output / "report.html", title, (json.loads(line) for line in lines), result.to_json(), texts)
     return result
+
+
+def remembered(items: Iterable[Item], texts: dict[str, tuple[str, tuple[int, int], tuple[int, int]]]) -> Iterator[Item]:
+    """``items`` as they are, noting the sentence and mention spans of the first ``MAX_EXAMPLES`` instances in ``texts``."""
+    for item in items:
+        if isinstance(item, RelationInstance) and len(texts) < MAX_EXAMPLES:
+            texts[item.id] = (item.text, (item.subj.start, item.subj.end), (item.obj.start, item.obj.end))
+        yield item
