@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SEMEVAL ?= ../shared/data/semeval2010_task8
 
-.PHONY: install install-llama install-server install-ray demo test test-unit test-llama test-server test-ray fuzz lint bench bench-llama bench-served bench-ray clean
+.PHONY: install install-llama install-server install-ray install-docs docs demo test test-unit test-llama test-server test-ray fuzz lint bench bench-llama bench-served bench-ray clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,17 @@ $(BIN)/.installed-ray: $(BIN)/.installed
 	touch $@
 
 install-ray: $(BIN)/.installed-ray
+
+# The documentation site: mkdocs-material, the API reference from the docstrings (mkdocstrings).
+$(BIN)/.installed-docs: $(BIN)/.installed
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,docs]'
+	touch $@
+
+install-docs: $(BIN)/.installed-docs
+
+docs: install-docs
+	$(BIN)/python scripts/cli_reference.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 demo: install
 	$(BIN)/qa4re evaluate --dataset semeval --data $(SEMEVAL) --split test --limit 200 --seed 0 --output runs/semeval-qa4re
