@@ -155,3 +155,9 @@ def test_template_sets_are_a_grid_axis_for_tacred_format_data(tmp_path: Path) ->
     hashes = [[r["prompt_sha256"] for r in read_jsonl(Path(c["directory"]) / "predictions.jsonl") if "prompt_sha256" in r] for c in results["cells"]]
     assert hashes[0] and hashes[0] != hashes[1]
     assert "| qa4re | fake:x | temp1 | 0 |" in (tmp_path / "out" / "results.md").read_text()
+
+
+def test_a_schema_file_in_a_grid_is_relative_to_the_grid_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "datasets:\n  - {dataset: semeval, data: x, schema: schemas/mine.yaml}\n  - {dataset: semeval, data: x, schema: semeval}\n")
+    first, second = load_experiment(path).datasets
+    assert first.schema == str(tmp_path / "schemas" / "mine.yaml") and second.schema == "semeval"

@@ -204,8 +204,15 @@ def _dataset(reader: _Reader, index: int, data: Any) -> DatasetSpec:
         dataset=name, data=reader.path(folder), unknown_type_pair=UnknownTypePair(unknown), split=reader.get(data, "split", str, "test", where),
         limit=reader.get(data, "limit", int, None, where),
         dev_split=reader.get(data, "dev_split", str, None, where), dev_limit=reader.get(data, "dev_limit", int, None, where),
-        template_sets=tuple(sets), schema=reader.get(data, "schema", str, None, where),
+        template_sets=tuple(sets), schema=_schema_ref(reader, reader.get(data, "schema", str, None, where)),
     )  # fmt: skip
+
+
+def _schema_ref(reader: _Reader, schema: str | None) -> str | None:
+    """A built-in schema's name as it is; a schema file relative to the grid file, like every other path in it."""
+    if schema is None or "/" not in schema and not schema.endswith((".yaml", ".yml", ".json")):
+        return schema
+    return str(reader.path(schema))
 
 
 def _model(reader: _Reader, index: int, data: Any, defaults: Mapping[str, Any]) -> ModelSpec:
