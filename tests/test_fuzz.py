@@ -115,7 +115,8 @@ def client():  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     from qa4re.backends.fake import FakeBackend
-    from qa4re.integrations.service import ServiceLimits, create_app
+    from qa4re.integrations.limits import ServiceLimits
+    from qa4re.integrations.service import create_app
     from qa4re.schemas.loader import load_schema
 
     app = create_app(load_schema("tacred"), FakeBackend(), limits=ServiceLimits(max_body_bytes=4096, max_documents=4))

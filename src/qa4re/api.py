@@ -14,6 +14,7 @@ setting of the pipeline or the model (``device``, ``dtype``, ``method``, ``debia
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import count
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 from qa4re.backends.settings import BackendSettings
 from qa4re.errors import ConfigError, UnknownNameError
 from qa4re.extract.config import ExtractorConfig
-from qa4re.extract.documents import DocumentExtractor, DocumentResult, Triple
+from qa4re.extract.documents import DEFAULTS, DocumentExtractor, DocumentResult, DocumentSettings, Triple
 from qa4re.extract.ner import LazyPipeline, pipeline_name
 from qa4re.extract.pairs import Document
 from qa4re.extract.pipeline import Extractor
@@ -61,12 +62,11 @@ class RelationExtractor:
         ner: a spaCy pipeline (package or folder) for texts without given entities; ``"auto"``: the
             installed default; None: every call must give its entities.
         threshold: keep triples whose confidence is at least this.
-        include_na: also return pairs predicted as the NA relation.
-        max_entities, max_pairs: bounds per sentence and per text.
         entity_types: spaCy label -> schema type map (built-in name or file; default: the schema's own).
         templates: a template set of a built-in schema.
-        **settings: any prompt or model setting by its name (``device``, ``dtype``, ``method``,
-            ``debias``, ``batch_size``, ``cache``, ...); a misspelt one is refused with suggestions.
+        **settings: any prompt, model or document setting by its name (``device``, ``dtype``, ``method``,
+            ``debias``, ``batch_size``, ``cache``, ``include_na``, ``max_entities``, ``max_pairs``, ...);
+            a misspelt one is refused with suggestions.
     """
 
     def __init__(
@@ -74,26 +74,25 @@ class RelationExtractor:
         relations: Relations,
         model: str = "default",
         ner: str | None = "auto",
-        threshold: float = 0.0,
+        threshold: float = DEFAULTS.threshold,
         *,
-        include_na: bool = False,
-        max_entities: int = 20,
-        max_pairs: int = 200,
         entity_types: str | None = None,
         templates: str | None = None,
         **settings: Any,
     ) -> None:
         prompt_keys, model_keys = set(field_names(ExtractorConfig)), set(field_names(BackendSettings))
-        unknown = sorted(set(settings) - prompt_keys - model_keys)
+        document_keys = set(field_names(DocumentSettings)) - {"threshold"}
+        unknown = sorted(set(settings) - prompt_keys - model_keys - document_keys)
         if unknown:
-            raise ConfigError(str(UnknownNameError("setting", unknown[0], sorted(prompt_keys | model_keys))))
+            raise ConfigError(str(UnknownNameError("setting", unknown[0], sorted(prompt_keys | model_keys | document_keys))))
+        kept = DocumentSettings(threshold=threshold, **{k: v for k, v in settings.items() if k in document_keys})
         self.schema = schema_of(relations, templates)
         config = ExtractorConfig(**{k: v for k, v in settings.items() if k in prompt_keys})
         self.backend = BackendSettings(model=model, **{k: v for k, v in settings.items() if k in model_keys}).build()
         type_map = load_entity_types(entity_types, self.schema, relations if isinstance(relations, str) else None)
         nlp = LazyPipeline(None if ner == "auto" else ner) if ner is not None and (ner != "auto" or pipeline_name(None)) else None
-        self.documents = DocumentExtractor(Extractor(self.schema, self.backend, config), threshold=threshold, include_na=include_na,
-                                           max_entities=max_entities, max_pairs=max_pairs, nlp=nlp, entity_types=type_map)  # fmt: skip
+        extractor = Extractor(self.schema, self.backend, config)
+        self.documents = DocumentExtractor(extractor, **dataclasses.asdict(kept), nlp=nlp, entity_types=type_map)
         self._ids = count(1)
 
     def __call__(self, text: str, entities: Spans | None = None) -> list[Triple]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import ipaddress
@@ -32,10 +33,12 @@ from qa4re.experiments.report import compare_to_baseline, group_results, publish
 from qa4re.experiments.runner import CellResult, run_experiment
 from qa4re.extract.builder import PreparedPrompt, PromptBuilder
 from qa4re.extract.config import ExtractorConfig
+from qa4re.extract.documents import DocumentSettings
 from qa4re.extract.jobs import extract_file, predict_file
 from qa4re.extract.ner import load_pipeline, pipeline_name
 from qa4re.extract.pairs import read_documents
 from qa4re.fields import declared
+from qa4re.integrations.limits import ServiceLimits
 from qa4re.schemas.entity_types import load_entity_types
 from qa4re.schemas.loader import builtin_template_sets, list_schemas, load_schema
 from qa4re.types import RelationInstance
@@ -94,6 +97,8 @@ def option_bundle(argument: str, cls: type, prefix: str = "", only: tuple[str, .
 model_options = option_bundle("backend_settings", BackendSettings)
 engine_options = option_bundle("engine_settings", EngineSettings, prefix="engine_")
 prompt_options = option_bundle("extractor_config", ExtractorConfig)
+document_options = option_bundle("document_settings", DocumentSettings)
+limit_options = option_bundle("limits", ServiceLimits)
 large_schema_options = option_bundle("extractor_config", ExtractorConfig, only=("constraints", "selector", "max_options", "preselect"))
 
 
@@ -210,19 +215,17 @@ def predict_command(
 @app.command("extract")
 @model_options
 @large_schema_options
+@document_options
 @engine_options
 def extract_command(
     backend_settings: BackendSettings,
     extractor_config: ExtractorConfig,
+    document_settings: DocumentSettings,
     engine_settings: EngineSettings,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
     input: Annotated[Path, typer.Option("--input", help="JSONL documents (text, entity spans, sentences) or .txt, one document per line (needs --ner).")],
     output: Annotated[Path, typer.Option(help="Output JSONL: one line per triple, and one per unreadable input line.")],
     csv_output: Annotated[Optional[Path], typer.Option("--csv", help="Also write the triples as CSV.")] = None,  # noqa: UP045
-    threshold: Annotated[float, typer.Option(help="Keep triples whose confidence is at least this.")] = 0.0,
-    include_na: Annotated[bool, typer.Option("--include-na", help="Also write pairs predicted as the NA relation.")] = False,
-    max_entities: Annotated[int, typer.Option(help="Most mentions per sentence (first in text order).")] = 20,
-    max_pairs: Annotated[int, typer.Option(help="Most candidate pairs per document.")] = 200,
     ner: NerOpt = None,
     entity_types: EntityTypesOpt = None,
     templates: TemplatesOpt = None,
@@ -232,8 +235,7 @@ def extract_command(
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
     spec = DocumentSpec(
-        ExtractorSpec(relation_schema, extractor_config, backend_settings), threshold=threshold, include_na=include_na, max_entities=max_entities,
-        max_pairs=max_pairs, ner=ner, entity_types=type_map,
+        ExtractorSpec(relation_schema, extractor_config, backend_settings), **dataclasses.asdict(document_settings), ner=ner, entity_types=type_map,
     )  # fmt: skip
     engine = engine_settings.build(output.parent / f"{output.name}.ray")
     with input.open("rb") as lines:
@@ -283,18 +285,14 @@ def check_input_file(path: Path) -> None:
 
 @app.command("serve")
 @model_options
+@limit_options
 def serve_command(
     backend_settings: BackendSettings,
+    limits: ServiceLimits,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     templates: TemplatesOpt = None,
-    max_body_bytes: Annotated[int, typer.Option(help="Largest request body accepted (413 above).")] = 64 * 1024,
-    max_entities: Annotated[int, typer.Option(help="Most mentions per request (422 above).")] = 20,
-    max_pairs: Annotated[int, typer.Option(help="Most candidate pairs scored per request.")] = 100,
-    max_documents: Annotated[int, typer.Option(min=1, help='Most documents in one batch body {"documents": [...]} (422 above).')] = 32,
-    max_pending: Annotated[int, typer.Option(min=1, help="Most documents waiting or running at once; beyond it, 429 with Retry-After.")] = 256,
-    request_timeout: Annotated[float, typer.Option(min=0.001, help="Seconds a request may take; then 504 and its waiting work is dropped.")] = 120.0,
     drain_seconds: Annotated[float, typer.Option(min=0, help="On SIGTERM: 503 for new requests, this long at most to finish those in flight.")] = 30.0,
     log_documents: Annotated[bool, typer.Option("--log-documents", help="Put the documents' text in the request log lines.")] = False,
     ner: NerOpt = None,
@@ -305,7 +303,7 @@ def serve_command(
     With QA4RE_API_KEY set in the environment, every endpoint but /health needs "Authorization: Bearer <key>".
     """
     try:
-        from qa4re.integrations.service import ServiceLimits, ServiceState, create_app
+        from qa4re.integrations.service import ServiceState, create_app
         from qa4re.integrations.serving import serve
     except ImportError as exc:
         raise BackendUnavailable(f"qa4re serve needs the serve extra: pip install 'qa4re[serve]' ({exc})") from None
@@ -318,8 +316,6 @@ def serve_command(
         console.print(f"[yellow]warning: serving on {host} without an API key: anyone who reaches the port can use the model "
                       "(set QA4RE_API_KEY to require one)[/yellow]", soft_wrap=True)  # fmt: skip
     backend = backend_settings.build()
-    limits = ServiceLimits(max_body_bytes=max_body_bytes, max_entities=max_entities, max_pairs=max_pairs, max_documents=max_documents,
-                           max_pending=max_pending, request_timeout=request_timeout)  # fmt: skip
     state = ServiceState()
     app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map, api_key=key, state=state, log_documents=log_documents)
     ner_name = ner_name or "none: requests must bring entities"

@@ -10,7 +10,7 @@ from qa4re.backends.base import Backend
 from qa4re.backends.device import device_kind
 from qa4re.backends.settings import BackendSettings
 from qa4re.extract.config import ExtractorConfig
-from qa4re.extract.documents import DocumentExtractor, DocumentResult
+from qa4re.extract.documents import DEFAULTS, DocumentExtractor, DocumentResult
 from qa4re.extract.ner import LazyPipeline
 from qa4re.extract.pairs import Document
 from qa4re.extract.pipeline import Extractor
@@ -84,10 +84,10 @@ class DocumentSpec:
     """Documents -> triples and failed pairs (``qa4re extract``)."""
 
     pairs: ExtractorSpec
-    threshold: float = 0.0
-    include_na: bool = False
-    max_entities: int = 20
-    max_pairs: int = 200
+    threshold: float = DEFAULTS.threshold
+    include_na: bool = DEFAULTS.include_na
+    max_entities: int = DEFAULTS.max_entities
+    max_pairs: int = DEFAULTS.max_pairs
     ner: str | None = None
     entity_types: EntityTypeMap = IDENTITY
     chunk: int = 32

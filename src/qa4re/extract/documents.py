@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from qa4re.extract.ner import LazyPipeline, detect_entities
 from qa4re.extract.pairs import Document, Pair, candidate_pairs, dropped_mentions
 from qa4re.extract.pipeline import Extractor
+from qa4re.fields import setting, validate
 from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
 from qa4re.schemas.model import RelationSchema
 from qa4re.types import Entity, ErrorRecord, Prediction
@@ -110,6 +111,22 @@ def pair_error(pair: Pair, error: ErrorRecord) -> PairError:
     return PairError(pair.document_id, subject, obj, pair.instance.text, error.message)
 
 
+@dataclass(frozen=True)
+class DocumentSettings:
+    """What a document pipeline keeps, and its bounds; declared once for extract, the spaCy component and the API."""
+
+    threshold: float = setting(0.0, "Keep triples whose confidence is at least this.", minimum=0, spacy=True)
+    include_na: bool = setting(False, "Also write pairs predicted as the NA relation.", flag="--include-na", spacy=True)
+    max_entities: int = setting(20, "Most mentions per sentence (first in text order).", minimum=1, spacy=True)
+    max_pairs: int = setting(200, "Most candidate pairs per document.", minimum=1, spacy=True)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
+DEFAULTS = DocumentSettings()
+
+
 def fact_key(t: Triple, schema: RelationSchema) -> tuple[str, tuple[int, int], tuple[int, int]]:
     """What a triple says, whichever way round: a symmetric relation's pair unordered, an inverse as its counterpart."""
     subject, obj = (t.subject.start, t.subject.end), (t.object.start, t.object.end)
@@ -155,10 +172,10 @@ class DocumentExtractor:
         self,
         extractor: Extractor,
         *,
-        threshold: float = 0.0,
-        include_na: bool = False,
-        max_entities: int = 20,
-        max_pairs: int = 200,
+        threshold: float = DEFAULTS.threshold,
+        include_na: bool = DEFAULTS.include_na,
+        max_entities: int = DEFAULTS.max_entities,
+        max_pairs: int = DEFAULTS.max_pairs,
         nlp: Language | LazyPipeline | None = None,
         entity_types: EntityTypeMap = IDENTITY,
         chunk: int = 32,

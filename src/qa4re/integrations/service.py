@@ -43,6 +43,7 @@ from qa4re.extract.documents import DocumentExtractor, DocumentResult
 from qa4re.extract.jobs import mention_types, no_pairs_reason
 from qa4re.extract.pairs import Document, parse_document
 from qa4re.extract.pipeline import Extractor
+from qa4re.integrations.limits import ServiceLimits
 from qa4re.schemas.entity_types import IDENTITY, EntityTypeMap
 from qa4re.schemas.model import RelationSchema
 
@@ -51,29 +52,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("qa4re.service")
 OPEN_PATHS = frozenset({"/health"})  # answered without a key: a load balancer's liveness probe
-
-
-@dataclass
-class ServiceLimits:
-    """Bounds on requests and on the wait.
-
-    Attributes:
-        max_body_bytes: the largest request body (413 above).
-        max_entities: the most mentions per document (422 above).
-        max_pairs: the most candidate pairs scored per document.
-        max_batch_requests: waiting documents handled together in one pass of the worker.
-        max_documents: the most documents in one batch body (422 above).
-        max_pending: the most documents waiting or running at once; a request that would pass it gets 429.
-        request_timeout: seconds a request may take before it gets 504 (None: no deadline).
-    """
-
-    max_body_bytes: int = 64 * 1024
-    max_entities: int = 20
-    max_pairs: int = 100
-    max_batch_requests: int = 32
-    max_documents: int = 32
-    max_pending: int = 256
-    request_timeout: float | None = 120.0
 
 
 @dataclass

@@ -25,7 +25,7 @@ from spacy.tokens import Doc
 
 from qa4re.backends.settings import BackendSettings
 from qa4re.extract.config import ExtractorConfig
-from qa4re.extract.documents import DocumentExtractor, DocumentResult
+from qa4re.extract.documents import DocumentExtractor, DocumentResult, DocumentSettings
 from qa4re.extract.ner import mentions
 from qa4re.extract.pairs import Document
 from qa4re.extract.pipeline import Extractor
@@ -65,7 +65,7 @@ class RelationExtractor:
             yield from chunk
 
 
-COMPONENT_CONFIG = {"schema": "tacred", "templates": None, "entity_types": None, "threshold": 0.0, "include_na": False, "max_entities": 20, "max_pairs": 200}
+COMPONENT_CONFIG = {"schema": "tacred", "templates": None, "entity_types": None, **{d.name: d.default for d in declared(DocumentSettings) if d.setting.spacy}}
 MODEL_KEYS = field_names(BackendSettings, lambda s: s.spacy)  # the model's keys, declared with the backend settings
 
 
@@ -77,7 +77,7 @@ def make_relation_extractor(nlp: Language, name: str, **config: Any) -> Relation
     backend = BackendSettings(**model).build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig())
     type_map = load_entity_types(config["entity_types"], relation_schema, config["schema"])
-    limits = {key: config[key] for key in ("threshold", "include_na", "max_entities", "max_pairs")}
+    limits = {key: config[key] for key in field_names(DocumentSettings, lambda s: s.spacy)}
     return RelationExtractor(extractor, type_map, **limits)
 
 
@@ -85,7 +85,7 @@ def _signature() -> inspect.Signature:
     """The factory's signature, which spaCy validates a config against: the component's keys and the model's."""
     defaults = {**COMPONENT_CONFIG, **{d.name: d.default for d in declared(BackendSettings) if d.name in MODEL_KEYS}}
     hints = {d.name: d.type for d in declared(BackendSettings)} | {"cache": str | None}
-    own = {"schema": str, "templates": str | None, "entity_types": str | None, "threshold": float, "include_na": bool, "max_entities": int, "max_pairs": int}
+    own = {"schema": str, "templates": str | None, "entity_types": str | None, **{d.name: d.type for d in declared(DocumentSettings)}}
     keyword = inspect.Parameter.KEYWORD_ONLY
     parameters = [
         inspect.Parameter("nlp", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Language),
