@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,12 +87,24 @@ def test_a_killed_actor_loses_and_duplicates_nothing_and_the_rerun_calls_no_mode
     thread.join(timeout=600)
     assert not thread.is_alive() and "result" in outcome
     written = (tmp_path / "run" / "predictions.jsonl").read_bytes()
-    assert written == single_process.read_bytes()  # nothing lost, nothing twice, same order
+    ours, theirs = (_records(text) for text in (written, single_process.read_bytes()))
+    assert [r["id"] for r in ours] == [r["id"] for r in theirs]  # nothing lost, nothing twice, same order
+    assert [r["prediction"] for r in ours] == [r["prediction"] for r in theirs]
+    # The block the killed actor was scoring is redone by a fresh actor, whose prefix store is empty: its shared
+    # prefixes are split where that actor's history allows, so probabilities may differ in the last digits.
+    gaps = [abs(a["option_probabilities"][k] - b["option_probabilities"][k]) for a, b in zip(ours, theirs, strict=True) for k in b["option_probabilities"]]
+    assert max(gaps) < 1e-5
     assert len(engine.workers) >= 2 and victim in engine.workers  # the killed actor had done blocks; the others were redone
     again = _engine(work)
     rerun = evaluate(_settings(tmp_path / "again", tmp_path / "cache.sqlite"), engine=again)
     assert rerun.run.model_calls == 0 and again.reused_blocks == again.blocks == 8
     assert (tmp_path / "again" / "predictions.jsonl").read_bytes() == written
+
+
+def _records(data: bytes) -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(line) for line in data.decode().splitlines()]
 
 
 class _Runs:
