@@ -26,24 +26,32 @@ def qa4re(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[
     return result
 
 
-@contextmanager
-def serving(*args: str | Path, startup: float = 180) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``qa4re serve ARGS`` on a free loopback port: yields its base URL and its first /health answer; stopped after."""
+def start_service(
+    *args: str | Path, startup: float = 180, env: dict[str, str] | None = None, stderr: int = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
+    """Start ``qa4re serve ARGS`` on a free loopback port and wait for it: the process, its base URL and its first /health answer."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     command = [sys.executable, "-m", "qa4re", "serve", "--port", str(port), *map(str, args)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, text=True, env=env)
     base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + startup
+    while True:
+        try:
+            return process, base, json.loads(urllib.request.urlopen(base + "/health", timeout=2).read())
+        except OSError:
+            if process.poll() is not None or time.time() > deadline:
+                process.kill()
+                raise RuntimeError(f"qa4re serve did not start: {process.stderr.read() if process.stderr else ''}") from None
+            time.sleep(0.3)
+
+
+@contextmanager
+def serving(*args: str | Path, startup: float = 180) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``qa4re serve ARGS`` on a free loopback port: yields its base URL and its first /health answer; stopped after."""
+    process, base, health = start_service(*args, startup=startup)
     try:
-        deadline = time.time() + startup
-        while True:
-            try:
-                health = json.loads(urllib.request.urlopen(base + "/health", timeout=2).read())
-                break
-            except OSError:
-                assert process.poll() is None and time.time() < deadline, "qa4re serve did not start"
-                time.sleep(0.3)
         yield base, health
     finally:
         process.terminate()

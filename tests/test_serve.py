@@ -6,7 +6,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from helpers import start_service
 
 CITIES = ["Warsaw", "Paris", "Berlin", "Madrid", "Vienna"]
 STARTUP: list[str] = []  # the service's first line on stderr
@@ -43,22 +44,9 @@ def document(name: str, city: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, news_pipeline: Path) -> Iterator[str]:
-    port = free_port()
     cache = tmp_path_factory.mktemp("serve") / "c.sqlite"
-    command = [sys.executable, "-m", "qa4re", "serve", "--schema", "tacred", "--port", str(port), "--cache", str(cache), "--max-body-bytes", "65536",
-               "--ner", str(news_pipeline)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
+    process, base, _ = start_service("--schema", "tacred", "--cache", cache, "--max-body-bytes", "65536", "--ner", news_pipeline, stderr=subprocess.PIPE)
     try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                urllib.request.urlopen(base + "/health", timeout=2).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"qa4re serve did not start: {process.stderr.read() if process.stderr else ''}") from None
-                time.sleep(0.3)
         for _ in range(50):  # the startup line comes before uvicorn's own lines
             line = process.stderr.readline() if process.stderr is not None else ""
             if line.startswith("qa4re serve:") or not line:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from helpers import start_service
 from test_serve import document, free_port
 
 KEY = "s3cr3t-test-key-7f2a"
@@ -27,34 +28,8 @@ KEY = "s3cr3t-test-key-7f2a"
 
 @contextmanager
 def service(tmp_path: Path, *args: str, model: str = "fake:delay=0", env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "qa4re",
-        "serve",
-        "--schema",
-        "tacred",
-        "--port",
-        str(port),
-        "--model",
-        model,
-        "--cache",
-        str(tmp_path / "c.sqlite"),
-        *args,
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(base + "/health", timeout=2).read()
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                raise RuntimeError(f"qa4re serve did not start: {process.stderr.read() if process.stderr else ''}") from None
-            time.sleep(0.2)
+    command = ["--schema", "tacred", "--model", model, "--cache", tmp_path / "c.sqlite", *args]
+    process, base, _ = start_service(*command, startup=120, env={**os.environ, **(env or {})}, stderr=subprocess.PIPE)
     try:
         yield base, process
     finally:
