@@ -81,7 +81,7 @@ class BackendSettings:
             return self.batch_size
         return batch_defaults(self.device)[0] if self.local else 8
 
-    def options(self, ref: ModelRef | None = None) -> dict[str, Any]:
+    def options(self) -> dict[str, Any]:
         """The constructor options of the model's backend: the settings it declares, where set."""
         names = backend_class(self.model).settings
         return {name: value for name in names if (value := getattr(self, name)) is not None}
