@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 LAYERS: list[tuple[str, ...]] = [
     ("qa4re.types", "qa4re.errors", "qa4re.registry", "qa4re.fields"),
     ("qa4re.schemas", "qa4re.prompts", "qa4re.datasets", "qa4re.backends"),
-    ("qa4re.extract",),
+    ("qa4re.extract", "qa4re.tuning"),
     ("qa4re.engines",),
     ("qa4re.evaluation", "qa4re.integrations"),
     ("qa4re.experiments",),

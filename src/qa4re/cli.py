@@ -1,4 +1,4 @@
-"""The ``qa4re`` command line: evaluate, experiment, predict, extract, prompt, schemas."""
+"""The ``qa4re`` command line: evaluate, experiment, predict, extract, serve, prompt, schemas, tune."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ from qa4re.fields import declared
 from qa4re.integrations.limits import ServiceLimits
 from qa4re.schemas.entity_types import load_entity_types
 from qa4re.schemas.loader import builtin_template_sets, list_schemas, load_schema
+from qa4re.tuning.items import SourceSpec
+from qa4re.tuning.settings import TuneSettings
 from qa4re.types import RelationInstance
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Zero-shot relation extraction as multiple-choice QA (QA4RE).")
@@ -99,6 +101,7 @@ engine_options = option_bundle("engine_settings", EngineSettings, prefix="engine
 prompt_options = option_bundle("extractor_config", ExtractorConfig)
 document_options = option_bundle("document_settings", DocumentSettings)
 limit_options = option_bundle("limits", ServiceLimits)
+tune_options = option_bundle("tune_settings", TuneSettings)
 large_schema_options = option_bundle("extractor_config", ExtractorConfig, only=("constraints", "selector", "max_options", "preselect"))
 
 
@@ -396,3 +399,26 @@ def schemas_command() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@app.command("tune")
+@tune_options
+def tune_command(
+    tune_settings: TuneSettings,
+    items: Annotated[
+        list[str],
+        typer.Option("--items", help="Training items: a JSON-lines file, or SOURCE:SPEC (mcqa:FILE, binding:FILE); repeat to mix sources."),
+    ],
+    output: Annotated[Path, typer.Option(help="Folder for the adapter (or model), card.json, README.md and the checkpoint.")],
+    heldout: Annotated[Optional[str], typer.Option(help="Held-out items (split heldout; default: the first --items source's).")] = None,  # noqa: UP045
+) -> None:
+    """Tune a model to answer multiple-choice questions by letter (LoRA by default); rerun the same command to resume."""
+    from qa4re.tuning.trainer import tune
+
+    sources = [SourceSpec.parse(text) for text in items]
+    for source in sources:
+        if source.name in ("mcqa", "binding"):
+            check_input_file(Path(source.spec))
+    held = SourceSpec.parse(heldout) if heldout else None
+    report = tune(tune_settings, sources, output, held, log=lambda line: console.print(line, markup=False, soft_wrap=True))
+    console.print(f"{report.steps} steps, {report.items} items in {report.seconds / 60:.1f} min; wrote {output} (card.json, README.md)", markup=False)

@@ -1,0 +1,1 @@
+"""Item sources for ``qa4re tune``: each module reads one kind of multiple-choice items."""
