@@ -81,8 +81,9 @@ def news_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # Modules whose tests run the qa4re command, which loads the embedded model in a subprocess.
-COMMAND_MODULES = {"test_cli", "test_cli_errors", "test_ner", "test_experiments", "test_serve", "test_placement_entry_points", "test_paper_grid"}
-MODEL_FIXTURES = {"embedded_backend", "embedded_completion_backend", "embedded_llama", "service"}
+COMMAND_MODULES = {"test_cli", "test_cli_errors", "test_ner", "test_experiments", "test_serve", "test_placement_entry_points", "test_paper_grid", "test_tune",
+                   "test_adapters"}
+MODEL_FIXTURES = {"embedded_backend", "embedded_completion_backend", "embedded_llama", "service", "random_adapter"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -91,3 +92,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         module = item.module.__name__ if isinstance(item, pytest.Function) and item.module else ""
         if module in COMMAND_MODULES or MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(scope="session")
+def random_adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter for the embedded model with random (not zero) B matrices: it changes the scores, as a tuned one would."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from qa4re.backends.embedded import resolve_model
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(resolve_model("default")[0])
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    folder = tmp_path_factory.mktemp("adapter") / "random-lora"
+    get_peft_model(model, config).save_pretrained(str(folder))
+    return folder

@@ -18,6 +18,7 @@ from qa4re.backends.cached import CachingBackend
 from qa4re.backends.device import Placement, batch_defaults
 from qa4re.backends.embedded import cache_dir
 from qa4re.backends.registry import ModelRef, backend_class, build_backend, parse_model
+from qa4re.errors import ConfigError
 from qa4re.fields import setting, validate
 
 __all__ = ["BackendSettings", "ModelRef", "parse_model"]
@@ -46,6 +47,9 @@ class BackendSettings:
     device_map: str | None = setting(
         None, "Local models: spread a model larger than one device with accelerate (auto, balanced, balanced_low_0, sequential).", spacy=True
     )
+    adapter: str | None = setting(
+        None, "Local transformers models: a LoRA adapter folder (from qa4re tune) merged into --model's weights; part of the fingerprint.", spacy=True
+    )
     threads: int | None = setting(None, "llama: models: CPU threads (default: every core this process may use).", minimum=1, output=False)
     prefix_cache_mib: int | None = setting(
         None, "Local transformers models: MiB of shared-prefix KV states kept for reuse (default: 256, or 2% of RAM if less).", minimum=0, output=False
@@ -65,6 +69,8 @@ class BackendSettings:
         validate(self)
         parse_model(self.model)  # an unknown backend prefix fails here, before any data is read
         self.placement  # noqa: B018 - a misspelt device, dtype or device map fails here, before any model loads
+        if self.adapter is not None and "adapter" not in backend_class(self.model).settings:
+            raise ConfigError(f"--adapter: the {parse_model(self.model).backend} backend cannot load a LoRA adapter (a transformers model can)")
 
     @property
     def placement(self) -> Placement:

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from qa4re.backends.adapters import adapter_tag, check_base, with_adapter
 from qa4re.backends.base import LANGUAGE_MODEL, GenerateRequest, OptionScores, ScoreRequest
 from qa4re.backends.device import BATCH_DEFAULTS, Placement, load_placed, resolve
 from qa4re.backends.embedded import resolve_model
@@ -162,10 +163,11 @@ class TransformersBackend:
             demonstrations, the start of a sentence with many pairs) once and reuse its KV states.
         prefix_cache_mib: the most MiB of such KV states kept across calls (default: 256, or 2% of
             this machine's memory where that is less).
+        adapter: a LoRA adapter folder (``qa4re tune``), merged into the weights; part of the fingerprint.
     """
 
     capabilities = LANGUAGE_MODEL
-    settings = ("chat_template", "batch_size", "device", "dtype", "device_map", "prefix_cache_mib")
+    settings = ("chat_template", "batch_size", "device", "dtype", "device_map", "prefix_cache_mib", "adapter")
     max_letter_options = None  # every answer is scored to its end, so letters past Z can win too
 
     min_shared_prefix = 16  # tokens; shorter shared prefixes are not worth a separate forward pass
@@ -182,6 +184,7 @@ class TransformersBackend:
         token_budget: int | None = None,
         prefix_reuse: bool = True,
         prefix_cache_mib: int | None = None,
+        adapter: str | None = None,
     ) -> None:
         try:
             import torch
@@ -198,6 +201,10 @@ class TransformersBackend:
             self.model = load_placed(AutoModelForSeq2SeqLM if self.is_seq2seq else AutoModelForCausalLM, path, self.placement)
         except OSError as exc:
             raise BackendUnavailable(f"cannot load model '{model}': {exc}") from None
+        if adapter is not None:
+            check_base(adapter, identity)
+            self.model = with_adapter(self.model, adapter)
+            identity += adapter_tag(adapter)
         self.device = self.model.device  # the first layer's device when a device map spreads the model
         self.max_positions: int | None = getattr(self.model.config, "max_position_embeddings", None)  # None: no fixed context (T5)
         default_batch, default_budget = BATCH_DEFAULTS[self.placement.kind]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from collections.abc import Sequence
@@ -10,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from qa4re.backends.adapters import weights_digest
 from qa4re.tuning.settings import TuneSettings
 
 # What the shared multiple-choice file's SOURCE.md says of its parts' licences.
@@ -19,15 +19,6 @@ DATA_LICENCES = (
     "ARC, OpenBookQA, PIQA, SIQA, CommonsenseQA v1.11, MathQA, LogiQA, AGIEval (mosaicml/llm-foundry's eval data): the repository is "
     "Apache-2.0 and does not state these datasets' own licences",
 )
-
-
-def weights_digest(folder: Path) -> str:
-    """SHA-256 of the weight files in ``folder`` (what the model fingerprint of an adapter is made from)."""
-    digest = hashlib.sha256()
-    for file in sorted(folder.glob("*.safetensors")):
-        digest.update(file.name.encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
 
 
 def write_card(

@@ -60,8 +60,8 @@ def arrange(item: MCItem, count: int, position: int, distractors: Sequence[str],
     when there are too many) and then ``distractors``, in a random order around the answer."""
     wrong = [t for i, t in enumerate(item.options) if i != item.answer]
     rng.shuffle(wrong)
-    own = set(item.options)
-    extra = [t for t in distractors if t not in own]
+    seen = set(item.options)
+    extra = [t for t in distractors if t not in seen and not seen.add(t)]  # type: ignore[func-returns-value]
     others = (wrong + extra)[: count - 1]
     rng.shuffle(others)
     return [*others[:position], item.options[item.answer], *others[position:]], min(position, len(others))
@@ -71,7 +71,7 @@ def draw(item: MCItem, pool: Sequence[str], rng: random.Random, min_options: int
     """``item`` rendered with a drawn option count and answer position, distractors drawn from ``pool``."""
     count = rng.randint(min_options, max_options)
     position = rng.randrange(count)
-    distractors = [pool[rng.randrange(len(pool))] for _ in range(max(0, count - len(item.options)) + 2)] if pool else []
+    distractors = [pool[rng.randrange(len(pool))] for _ in range(max(0, count - len(item.options)) + 4)] if pool else []
     texts, gold = arrange(item, count, position, distractors, rng)
     return render(item.id, item.question, texts, gold, template)
 
