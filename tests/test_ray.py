@@ -183,3 +183,14 @@ def test_the_placement_reaches_the_model_in_every_actor(local_ray: None, tmp_pat
     assert len(outputs) == 4 and engine.fingerprint.endswith(":bfloat16@cpu")
     cuda = ExtractorSpec(load_schema("semeval"), ExtractorConfig(), replace(placed, device="cuda"))
     assert _gpus(RayOptions(), cuda) == 1.0 and _gpus(RayOptions(gpus_per_worker=0.5), cuda) == 0.5 and _gpus(RayOptions(), spec) == 0.0
+
+
+def test_the_adapter_reaches_the_model_in_every_actor(local_ray: None, tmp_path: Path, random_adapter: Path) -> None:
+    from qa4re.engines.ray import RayEngine, RayOptions
+
+    items = list(read_dataset("semeval", SEMEVAL / "TEST_FILE_FULL.TXT", OnError.SKIP))[:4]
+    tuned = BackendSettings(model="default", batch_size=2, cache=tmp_path / "c.sqlite", adapter=str(random_adapter))
+    spec = ExtractorSpec(load_schema("semeval"), ExtractorConfig(), tuned)
+    engine = RayEngine(RayOptions(workers=1, block_size=8, cpus_per_worker=1), tmp_path / "work")
+    outputs = list(engine.map(items, spec))
+    assert len(outputs) == 4 and "+adapter:" in engine.fingerprint

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -61,4 +62,6 @@ def with_adapter(model: Any, adapter: str) -> Any:
         from peft import PeftModel
     except ImportError as exc:  # pragma: no cover - peft is a dependency
         raise BackendUnavailable(f"--adapter needs peft: {exc}") from None
-    return PeftModel.from_pretrained(model, str(adapter_folder(adapter))).merge_and_unload().eval()
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question (is_gradient_checkpointing) on load
+        warnings.simplefilter("ignore", FutureWarning)
+        return PeftModel.from_pretrained(model, str(adapter_folder(adapter))).merge_and_unload().eval()

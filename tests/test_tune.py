@@ -1,0 +1,118 @@
+"""``qa4re tune`` end to end on the embedded model: a few steps, a card, resuming after SIGKILL, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import qa4re
+
+QUESTIONS = [
+    ("Which animal barks?", ["a dog", "a cat", "a fish", "a bird"], 0),
+    ("What colour is the sky on a clear day?", ["green", "blue", "red"], 1),
+    ("How many legs has a spider?", ["six", "four", "eight", "ten"], 2),
+    ("Which is a fruit?", ["a carrot", "an apple"], 1),
+    ("What melts ice?", ["heat", "cold", "darkness"], 0),
+    ("Which planet is closest to the sun?", ["Venus", "Earth", "Mars", "Mercury"], 3),
+]
+
+
+def items_file(path: Path, extra: list[bytes] = ()) -> Path:  # type: ignore[assignment]
+    lines = [json.dumps({"id": f"t{i}", "question": q, "options": o, "answer": a}) for i, (q, o, a) in enumerate(QUESTIONS)]
+    lines += [json.dumps({"id": f"h{i}", "question": q, "options": o, "answer": a, "split": "heldout"}) for i, (q, o, a) in enumerate(QUESTIONS[:3])]
+    path.write_bytes("\n".join(lines).encode() + b"\n" + b"".join(extra))
+    return path
+
+
+SMALL = ("--steps", "6", "--batch-size", "2", "--checkpoint-every", "2", "--max-options", "6", "--max-tokens", "256", "--seed", "3")
+
+
+def tensors(folder: Path) -> dict[str, object]:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+def test_tune_writes_an_adapter_and_its_card_and_the_adapter_is_used(tmp_path: Path) -> None:
+    data = items_file(tmp_path / "items.jsonl")
+    out = tmp_path / "adapter"
+    result = qa4re("tune", "--items", data, "--items", f"binding:{data}", "--output", out, *SMALL, "--eval-items", "3", "--eval-options", "5")
+    log = result.stderr
+    assert "step 0: held-out own options" in log and "step 6: held-out" in log and "items/s" in log and "min left" in log
+    card = json.loads((out / "card.json").read_text())
+    assert card["kind"] == "lora-adapter" and card["base_fingerprint"].startswith("transformers:embedded:SmolLM2-135M-Instruct")
+    assert card["data"]["train_items"] == 6 + 6 and card["data"]["sha256"] and card["report"]["steps"] == 6
+    assert [p["step"] for p in card["report"]["curve"]] == [0, 2, 4, 6] and card["heldout"]["items"] == 3
+    assert "MMLU" in (out / "README.md").read_text() and not (out / "checkpoint").exists()
+    again = qa4re("tune", "--items", data, "--items", f"binding:{data}", "--output", out, *SMALL, "--eval-items", "3", "--eval-options", "5")
+    assert "already tuned" in again.stderr
+    run = qa4re("evaluate", "--dataset", "semeval", "--data", Path(__file__).parent / "fixtures" / "semeval_small", "--limit", "2",
+                "--output", tmp_path / "eval", "--cache", tmp_path / "c.sqlite", "--adapter", out)  # fmt: skip
+    assert "+adapter:" in json.loads((tmp_path / "eval" / "metrics.json").read_text())["run"]["model"]["fingerprint"], run.stdout
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_adapter(tmp_path: Path) -> None:
+    data = items_file(tmp_path / "items.jsonl")
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    args = ["tune", "--items", str(data), *SMALL, "--eval-items", "0", "--threads", "1"]
+    qa4re(*args, "--output", whole)
+    env = {**os.environ, "QA4RE_KEEP_CHECKPOINT": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "qa4re", *args, "--output", str(killed)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    state = killed / "checkpoint" / "state.json"
+    deadline = time.time() + 300
+    while not (state.is_file() and json.loads(state.read_text())["report"]["steps"] >= 2) and process.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    steps = json.loads(state.read_text())["report"]["steps"]
+    assert 2 <= steps < 6, "the run ended before it could be killed mid-way"
+    resumed = qa4re(*args, "--output", killed)
+    assert f"resuming at step {steps} of 6" in resumed.stderr
+    first, second = tensors(whole), tensors(killed)
+    assert first.keys() == second.keys() and all(bool((first[k] == second[k]).all()) for k in first)  # type: ignore[attr-defined]
+    assert json.loads((killed / "card.json").read_text())["report"]["losses"] == json.loads((whole / "card.json").read_text())["report"]["losses"]
+
+
+def test_bad_items_are_error_records_and_the_run_goes_on(tmp_path: Path) -> None:
+    bad = [b'{"question": "q", "options": ["a"], "answer": 0}\n', b'{"question": "q", "options": ["a", "b"], "answer": 5}\n', b"\xff\xfe\n",
+           b'{"options": ["a", "b"], "answer": 0}\n', b'{"question": "q", "options": [], "answer": 0}\n']  # fmt: skip
+    data = items_file(tmp_path / "items.jsonl", bad)
+    out = tmp_path / "adapter"
+    result = qa4re("tune", "--items", data, "--output", out, "--steps", "1", "--batch-size", "2", "--eval-items", "0", "--max-options", "4")
+    errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    assert [e["line"] for e in errors] == [10, 11, 12, 13, 14] and [e["field"] for e in errors] == ["options", "answer", None, "question", "options"]
+    assert f"{data}:10: options" in result.stderr and (out / "adapter_model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("items", ["missing.jsonl", "mcqa:missing.jsonl"])
+def test_a_missing_items_file_is_one_line_and_exit_2(tmp_path: Path, items: str) -> None:
+    result = qa4re("tune", "--items", items, "--output", tmp_path / "o", check=False)
+    assert result.returncode == 2 and result.stderr.strip() == "error: missing.jsonl: no such file"
+
+
+def test_full_tuning_writes_a_model_folder_that_loads_as_a_model(tmp_path: Path) -> None:
+    data = items_file(tmp_path / "items.jsonl")
+    out = tmp_path / "model"
+    qa4re("tune", "--items", data, "--output", out, "--full", "--steps", "1", "--batch-size", "2", "--eval-items", "0", "--max-options", "4")
+    assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
+    refused = qa4re("evaluate", "--dataset", "semeval", "--data", Path(__file__).parent / "fixtures" / "semeval_small", "--output", tmp_path / "e",
+                    "--adapter", out, check=False)  # fmt: skip
+    assert refused.returncode == 2 and "a fully tuned model is --model FOLDER" in refused.stderr
+
+
+def test_a_tiny_t5_tunes_with_lora_and_fully(tmp_path: Path, tiny_t5_folder: Path) -> None:
+    from qa4re.tuning import SourceSpec, TuneSettings, tune
+
+    data = items_file(tmp_path / "items.jsonl")
+    for full in (False, True):
+        settings = TuneSettings(model=str(tiny_t5_folder), full=full, lora_targets="q,v", steps=2, batch_size=2, eval_items=2, eval_options=4, max_options=4)
+        report = tune(settings, [SourceSpec("mcqa", str(data))], tmp_path / f"t5-{full}", log=lambda line: None)
+        assert report.steps == 2 and all(loss > 0 for loss in report.losses) and len(report.curve) == 2
