@@ -54,8 +54,8 @@ class Objective(Protocol):
     def loss(self, model: Any, examples: Sequence[Example], pad_id: int) -> Any: ...
 
 
-def padded(examples: Sequence[Example], pad_id: int, device: Any) -> tuple[Any, Any, Any]:
-    """Right-padded input ids, attention mask and labels of ``examples``."""
+def padded(examples: Sequence[Example], pad_id: int, device: Any, left: bool = False) -> tuple[Any, Any, Any]:
+    """Input ids, attention mask and labels of ``examples``, padded on the right (or the left)."""
     import torch
 
     width = max(len(e.input_ids) for e in examples)
@@ -64,10 +64,25 @@ def padded(examples: Sequence[Example], pad_id: int, device: Any) -> tuple[Any, 
     labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
     for row, e in enumerate(examples):
         n = len(e.input_ids)
-        ids[row, :n] = torch.tensor(e.input_ids)
-        mask[row, :n] = 1
-        labels[row, :n] = torch.tensor(e.labels)
+        span = slice(width - n, width) if left else slice(0, n)
+        ids[row, span] = torch.tensor(e.input_ids)
+        mask[row, span] = 1
+        labels[row, span] = torch.tensor(e.labels)
     return ids.to(device), mask.to(device), labels.to(device)
+
+
+def answer_logits(model: Any, examples: Sequence[Example], pad_id: int) -> tuple[Any, Any]:
+    """Logits at the positions that predict the labelled tokens, and those tokens (IGNORE where none).
+
+    The rows are padded on the left, so every row's answer ends at the last position, and only the
+    last (longest answer + 1) positions go through the output layer: for a letter that is one
+    position instead of the whole prompt (a 49k-word vocabulary makes that most of the memory).
+    RoPE attends by relative position, so the left padding does not change what a row computes.
+    """
+    ids, mask, labels = padded(examples, pad_id, model.device, left=True)
+    keep = max(len(e.input_ids) - e.prompt_length for e in examples) + 1
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits[:, :-1].float()
+    return logits, labels[:, -(keep - 1) :]
 
 
 def token_loss(model: Any, examples: Sequence[Example], pad_id: int) -> Any:
@@ -76,9 +91,7 @@ def token_loss(model: Any, examples: Sequence[Example], pad_id: int) -> Any:
 
     if getattr(model.config, "is_encoder_decoder", False):
         return seq2seq_loss(model, examples, pad_id)
-    ids, mask, labels = padded(examples, pad_id, model.device)
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-    targets = labels[:, 1:]
+    logits, targets = answer_logits(model, examples, pad_id)
     per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=IGNORE, reduction="none")
     counts = (targets != IGNORE).sum(dim=1).clamp(min=1)
     return (per_token.sum(dim=1) / counts).mean()

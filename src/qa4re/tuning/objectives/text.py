@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qa4re.backends.encoding import PromptEncoder
-from qa4re.tuning.objectives.base import IGNORE, Example, first_tokens, padded, request
+from qa4re.tuning.objectives.base import IGNORE, Example, answer_logits, first_tokens, padded, request
 from qa4re.tuning.render import RenderedItem
 
 TEMPERATURE = 1.0
@@ -39,9 +39,8 @@ class TextObjective:
 
         rows = [Example((*example.input_ids, *r), (IGNORE,) * example.prompt_length + r, example.prompt_length) for r in example.reply_ids]
         with torch.no_grad():
-            ids, mask, labels = padded(rows, pad_id, model.device)
-            logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), dim=-1)
-            targets = labels[:, 1:]
+            logits, targets = answer_logits(model, rows, pad_id)
+            logprobs = torch.log_softmax(logits, dim=-1)
             picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1) * (targets != IGNORE)
             means = picked.sum(dim=1) / (targets != IGNORE).sum(dim=1).clamp(min=1)
             return torch.softmax(means / TEMPERATURE, dim=0)
@@ -50,11 +49,10 @@ class TextObjective:
         import torch
 
         soft = [self.targets(model, e, pad_id) for e in examples]
-        ids, mask, _ = padded(examples, pad_id, model.device)
-        last = mask.sum(dim=1) - 1
-        logits = model(input_ids=ids, attention_mask=mask).logits.float()
+        ids, mask, _ = padded(examples, pad_id, model.device, left=True)
+        logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=1).logits[:, -1].float()
         losses = []
         for row, (example, target) in enumerate(zip(examples, soft, strict=True)):
-            letter_logits = logits[row, last[row], list(example.letter_ids)]
+            letter_logits = logits[row, list(example.letter_ids)]
             losses.append(-(target * torch.log_softmax(letter_logits, dim=-1)).sum())
         return torch.stack(losses).mean()
