@@ -48,7 +48,7 @@ class BackendSettings:
         None, "Local models: spread a model larger than one device with accelerate (auto, balanced, balanced_low_0, sequential).", spacy=True
     )
     adapter: str | None = setting(
-        None, "Local transformers models: a LoRA adapter folder (from qa4re tune) merged into --model's weights; part of the fingerprint.", spacy=True
+        None, "A LoRA adapter folder (from qa4re tune) on top of --model (transformers and llama: models); part of the fingerprint.", spacy=True
     )
     threads: int | None = setting(None, "llama: models: CPU threads (default: every core this process may use).", minimum=1, output=False)
     prefix_cache_mib: int | None = setting(
@@ -70,7 +70,7 @@ class BackendSettings:
         parse_model(self.model)  # an unknown backend prefix fails here, before any data is read
         self.placement  # noqa: B018 - a misspelt device, dtype or device map fails here, before any model loads
         if self.adapter is not None and "adapter" not in backend_class(self.model).settings:
-            raise ConfigError(f"--adapter: the {parse_model(self.model).backend} backend cannot load a LoRA adapter (a transformers model can)")
+            raise ConfigError(f"--adapter: the {parse_model(self.model).backend} backend cannot load a LoRA adapter (transformers and llama: models can)")
 
     @property
     def placement(self) -> Placement:
