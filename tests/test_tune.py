@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -50,7 +49,7 @@ def test_tune_writes_an_adapter_and_its_card_and_the_adapter_is_used(tmp_path: P
     assert card["kind"] == "lora-adapter" and card["base_fingerprint"].startswith("transformers:embedded:SmolLM2-135M-Instruct")
     assert card["data"]["train_items"] == 6 + 6 and card["data"]["sha256"] and card["report"]["steps"] == 6
     assert [p["step"] for p in card["report"]["curve"]] == [0, 2, 4, 6] and card["heldout"]["items"] == 3
-    assert "MMLU" in (out / "README.md").read_text() and not (out / "checkpoint").exists()
+    assert "MMLU" in (out / "README.md").read_text() and (out / "checkpoint" / "state.json").is_file()
     again = qa4re("tune", "--items", data, "--items", f"binding:{data}", "--output", out, *SMALL, "--eval-items", "3", "--eval-options", "5")
     assert "already tuned" in again.stderr
     run = qa4re("evaluate", "--dataset", "semeval", "--data", Path(__file__).parent / "fixtures" / "semeval_small", "--limit", "2",
@@ -63,8 +62,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_adapter(tmp_path: Path) -
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     args = ["tune", "--items", str(data), *SMALL, "--eval-items", "0", "--threads", "1"]
     qa4re(*args, "--output", whole)
-    env = {**os.environ, "QA4RE_KEEP_CHECKPOINT": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "qa4re", *args, "--output", str(killed)], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "qa4re", *args, "--output", str(killed)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     state = killed / "checkpoint" / "state.json"
     deadline = time.time() + 300
@@ -90,6 +88,10 @@ def test_bad_items_are_error_records_and_the_run_goes_on(tmp_path: Path) -> None
     errors = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
     assert [e["line"] for e in errors] == [10, 11, 12, 13, 14] and [e["field"] for e in errors] == ["options", "answer", None, "question", "options"]
     assert f"{data}:10: options" in result.stderr and (out / "adapter_model.safetensors").is_file()
+    longer = qa4re("tune", "--items", data, "--output", out, "--steps", "2", "--batch-size", "2", "--eval-items", "0", "--max-options", "4")
+    assert "resuming at step 1 of 2" in longer.stderr and json.loads((out / "card.json").read_text())["report"]["steps"] == 2
+    other = qa4re("tune", "--items", data, "--output", out, "--steps", "2", "--batch-size", "2", "--eval-items", "0", "--seed", "9", check=False)
+    assert other.returncode == 2 and other.stderr.strip().splitlines()[-1].startswith(f"error: {out}: holds a run with other settings, data or base model; tune into")
 
 
 @pytest.mark.parametrize("items", ["missing.jsonl", "mcqa:missing.jsonl"])

@@ -9,7 +9,6 @@ weights as an uninterrupted run of the same seed on the same data and threads.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from qa4re.backends.device import device_kind, resolve_device
+from qa4re.backends.embedded import resolve_model
 from qa4re.errors import ConfigError
 from qa4re.tuning.heldout import HeldoutFigures, heldout_sets, measure
 from qa4re.tuning.items import MCItem, SourceSpec, items_digest, read_items, require_items
@@ -29,6 +29,8 @@ from qa4re.tuning.settings import TuneSettings
 
 POOL_MAX_CHARS = 200  # distractor texts longer than this are not drawn (a long passage would crowd the prompt)
 CHECKPOINT = "checkpoint"
+# Settings that do not change the weights after a given step: a run may be continued with more steps.
+NOT_IN_KEY = frozenset({"steps", "checkpoint_every", "eval_items", "eval_options", "snapshots", "threads"})
 
 
 @dataclass
@@ -114,10 +116,10 @@ def _trainable(model: Any) -> dict[str, Any]:
     return {name: p for name, p in model.named_parameters() if p.requires_grad}
 
 
-def run_key(settings: TuneSettings, digest: str, fingerprint: str) -> str:
+def run_key(settings: TuneSettings, digest: str, identity: str) -> str:
     """What a checkpoint must match to be resumed: every output setting, the data and the base model."""
-    values = {k: v for k, v in asdict(settings).items() if k != "threads"}
-    return json.dumps({"settings": values, "data": digest, "model": fingerprint}, sort_keys=True)
+    values = {k: v for k, v in asdict(settings).items() if k not in NOT_IN_KEY}
+    return json.dumps({"settings": values, "data": digest, "model": identity}, sort_keys=True)
 
 
 def _save_checkpoint(folder: Path, model: Any, optimizer: Any, state: dict[str, Any]) -> None:
@@ -137,6 +139,13 @@ def _save_checkpoint(folder: Path, model: Any, optimizer: Any, state: dict[str, 
     shutil.rmtree(old, ignore_errors=True)
 
 
+def check_resumable(folder: Path, key: str) -> None:
+    """Refuse, before any model loads, a checkpoint made with other settings, data or base model."""
+    state_file = folder / "state.json"
+    if state_file.is_file() and json.loads(state_file.read_text()).get("key") != key:
+        raise ConfigError(f"{folder.parent}: holds a run with other settings, data or base model; tune into a new folder (or delete it)")
+
+
 def _load_checkpoint(folder: Path, model: Any, optimizer: Any, key: str) -> dict[str, Any] | None:
     import torch
     from safetensors.torch import load_file
@@ -144,9 +153,8 @@ def _load_checkpoint(folder: Path, model: Any, optimizer: Any, key: str) -> dict
     state_file = folder / "state.json"
     if not state_file.is_file():
         return None
+    check_resumable(folder, key)
     state: dict[str, Any] = json.loads(state_file.read_text())
-    if state.get("key") != key:
-        raise ConfigError(f"{folder.parent}: holds a run with other settings, data or base model; tune into a new folder (or delete it)")
     weights = load_file(str(folder / "trainable.safetensors"))
     params = _trainable(model)
     with torch.no_grad():
@@ -205,12 +213,19 @@ def tune(
     held_spec = heldout or sources[0]
     held_items = read_items([held_spec], "heldout")[0][0] if settings.eval_items else []
     held_own, held_padded = heldout_sets(held_items, settings.eval_items, settings.eval_options, settings.seed)
+    digest = items_digest(train)
+    key = run_key(settings, digest, resolve_model(settings.model)[1])
+    card = output / "card.json"
+    if card.is_file() and json.loads(card.read_text()).get("key") == key and json.loads(card.read_text())["report"]["steps"] >= settings.steps:
+        log(f"{output}: already tuned with these settings, data and base model (card.json)")
+        return TuneReport(**json.loads(card.read_text())["report"])
+    check_resumable(output / CHECKPOINT, key)
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
     device = resolve_device(settings.device)
     backend = _loaded_backend(settings)
-    base_fingerprint = backend.fingerprint
+
     model = _wrapped(backend.model, settings, backend.is_seq2seq)
     backend.model = model  # the backend scores the held-out items with the tuned weights
     objective = OBJECTIVES.get(settings.objective)()
@@ -218,14 +233,8 @@ def tune(
         raise ConfigError("objective text: causal models only (it reads option texts as the reply)")
     pad_id = backend.tokenizer.pad_token_id
     stream = ItemStream(per_source, settings)
-    digest = items_digest(train)
-    key = run_key(settings, digest, base_fingerprint)
     optimizer = torch.optim.AdamW(list(_trainable(model).values()), lr=settings.learning_rate, weight_decay=0.0)
 
-    card = output / "card.json"
-    if card.is_file() and json.loads(card.read_text()).get("key") == key:
-        log(f"{output}: already tuned with these settings, data and base model (card.json)")
-        return TuneReport(**json.loads(card.read_text())["report"])
     report = TuneReport()
     state = _load_checkpoint(output / CHECKPOINT, model, optimizer, key)
     if state is not None:
@@ -278,7 +287,7 @@ def tune(
             log(f"step {report.steps}/{settings.steps}  loss {sum(recent) / len(recent):.4f}  {rate:.2f} items/s  about {left / 60:.1f} min left")
         if report.steps % settings.checkpoint_every == 0 or report.steps == settings.steps:
             checkpoint()
-    _finish(output, model, backend, settings, key, sources, digest, base_fingerprint, report, len(train), len(errors), held_spec, len(held_own))
+    _finish(output, model, backend, settings, key, sources, digest, backend.fingerprint, report, len(train), len(errors), held_spec, len(held_own))
     return report
 
 
@@ -297,5 +306,3 @@ def _finish(
 
     _save_weights(output, model, backend, settings)
     write_card(output, key, settings, [str(s) for s in sources], digest, base_fingerprint, report, n_train, n_errors, str(held_spec), n_held)
-    if os.environ.get("QA4RE_KEEP_CHECKPOINT") != "1":
-        shutil.rmtree(output / CHECKPOINT, ignore_errors=True)
