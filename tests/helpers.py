@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import traceback
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,10 +24,45 @@ SEMEVAL = FIXTURES / "semeval_small"
 
 
 def qa4re(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "qa4re", *map(str, args)], capture_output=True, text=True, timeout=600)
+    """Run the qa4re command, in this process (as ``main()`` runs it: its exit status, stdout and stderr).
+
+    The process boundary is not what these tests are about, and starting Python, torch and
+    transformers anew for each command was most of the suite's time. Tests about signals, the
+    environment or a server start a real process themselves. ``QA4RE_TEST_SUBPROCESS=1`` runs
+    every command in a subprocess instead.
+    """
+    argv = list(map(str, args))
+    if os.environ.get("QA4RE_TEST_SUBPROCESS") == "1":
+        result = subprocess.run([sys.executable, "-m", "qa4re", *argv], capture_output=True, text=True, timeout=600)
+    else:
+        result = _in_process(argv)
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def _in_process(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    from qa4re.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    saved = sys.argv
+    sys.argv = ["qa4re", *argv]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main()
+            except SystemExit as exc:
+                code = exc.code
+            except Exception:  # what the interpreter would print, and its status
+                err.write(traceback.format_exc())
+                code = 1
+    finally:
+        sys.argv = saved
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    if isinstance(code, str):
+        err.write(code + "\n")
+    return subprocess.CompletedProcess(["qa4re", *argv], status, out.getvalue(), err.getvalue())
 
 
 def start_service(

@@ -132,3 +132,16 @@ def test_a_bad_byte_in_a_dataset_line_is_one_skipped_record(tmp_path: Path) -> N
     assert isinstance(second, RelationInstance) and second.id == "ok"
     with pytest.raises(DataError, match=r"pairs.jsonl:1: not valid UTF-8"):
         list(read_dataset("jsonl", path, OnError.STOP))
+
+
+def test_the_preselect_selector_without_a_count_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", tmp_path / "o", "--selector", "preselect", check=False)
+    assert result.returncode == 2 and result.stderr.strip() == "error: --selector preselect needs --preselect N (how many candidates to keep)"
+
+
+def test_a_command_that_draws_no_plot_imports_no_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, qa4re.cli; print('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

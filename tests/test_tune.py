@@ -91,7 +91,8 @@ def test_bad_items_are_error_records_and_the_run_goes_on(tmp_path: Path) -> None
     longer = qa4re("tune", "--items", data, "--output", out, "--steps", "2", "--batch-size", "2", "--eval-items", "0", "--max-options", "4")
     assert "resuming at step 1 of 2" in longer.stderr and json.loads((out / "card.json").read_text())["report"]["steps"] == 2
     other = qa4re("tune", "--items", data, "--output", out, "--steps", "2", "--batch-size", "2", "--eval-items", "0", "--seed", "9", check=False)
-    assert other.returncode == 2 and other.stderr.strip().splitlines()[-1].startswith(f"error: {out}: holds a run with other settings, data or base model; tune into")
+    assert other.returncode == 2
+    assert other.stderr.strip().splitlines()[-1].startswith(f"error: {out}: holds a run with other settings, data or base model; tune into")
 
 
 @pytest.mark.parametrize("items", ["missing.jsonl", "mcqa:missing.jsonl"])

@@ -28,7 +28,6 @@ from qa4re.evaluation.html import write_extraction_report
 from qa4re.evaluation.report import headline_rows
 from qa4re.evaluation.run import EvaluationSettings, dataset_schema, evaluate, sampled
 from qa4re.experiments.config import load_experiment
-from qa4re.experiments.plots import write_plots
 from qa4re.experiments.report import compare_to_baseline, group_results, published_rows, results_json, write_results
 from qa4re.experiments.runner import CellResult, run_experiment
 from qa4re.extract.builder import PreparedPrompt, PromptBuilder
@@ -382,6 +381,8 @@ def experiment_command(
         results = run_experiment(experiment, output, lambda cell: lambda total: start(total, cell.id), report_cell)
     groups = group_results(results, bootstrap_samples)
     data = results_json(experiment, results, groups, compare_to_baseline(groups, bootstrap_samples, experiment.baseline))
+    from qa4re.experiments.plots import write_plots  # matplotlib only where plots are drawn
+
     write_results(output, data, write_plots(groups, output / "plots"))
     for dataset, variant, model, measured, paper, difference in published_rows(data):
         console.print(f"{dataset} · {variant} · {model}: F1 {measured:.2f}, paper {paper:.2f}, Δ {difference:+.2f}", markup=False)

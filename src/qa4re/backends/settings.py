@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa4re.backends.adapters import adapter_folder
 from qa4re.backends.base import Backend
 from qa4re.backends.cached import CachingBackend
 from qa4re.backends.device import Placement, batch_defaults
@@ -69,8 +70,10 @@ class BackendSettings:
         validate(self)
         parse_model(self.model)  # an unknown backend prefix fails here, before any data is read
         self.placement  # noqa: B018 - a misspelt device, dtype or device map fails here, before any model loads
-        if self.adapter is not None and "adapter" not in backend_class(self.model).settings:
-            raise ConfigError(f"--adapter: the {parse_model(self.model).backend} backend cannot load a LoRA adapter (transformers and llama: models can)")
+        if self.adapter is not None:
+            if "adapter" not in backend_class(self.model).settings:
+                raise ConfigError(f"--adapter: the {parse_model(self.model).backend} backend cannot load a LoRA adapter (transformers and llama: models can)")
+            adapter_folder(self.adapter)  # a missing folder fails here, before any data is read
 
     @property
     def placement(self) -> Placement:

@@ -193,6 +193,8 @@ class TransformersBackend:
             raise BackendUnavailable(f"the transformers backend needs torch and transformers: {exc}") from None
         self._torch = torch
         path, identity = resolve_model(model)
+        if adapter is not None:
+            check_base(adapter, identity)  # before the weights load: a wrong or missing adapter costs nothing
         try:
             config = AutoConfig.from_pretrained(path)
             self.placement = resolve(Placement(device, dtype, device_map), getattr(config, "model_type", None))
@@ -202,7 +204,6 @@ class TransformersBackend:
         except OSError as exc:
             raise BackendUnavailable(f"cannot load model '{model}': {exc}") from None
         if adapter is not None:
-            check_base(adapter, identity)
             self.model = with_adapter(self.model, adapter)
             identity += adapter_tag(adapter)
         self.device = self.model.device  # the first layer's device when a device map spreads the model

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE
+from qa4re.errors import ConfigError
 from qa4re.extract.registries import DEBIASERS, METHODS, SELECTORS
 from qa4re.fields import setting, validate
 
@@ -71,3 +72,5 @@ class ExtractorConfig:
 
     def __post_init__(self) -> None:
         validate(self)  # a misspelt method, debiaser or selector, or a value below its minimum, fails here
+        if self.selector == "preselect" and not self.preselect:
+            raise ConfigError("--selector preselect needs --preselect N (how many candidates to keep)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from qa4re.errors import ConfigError
 from qa4re.extract.builder import PreparedPrompt, PromptBuilder
 from qa4re.extract.methods.sure import SuRE, per_token
 from qa4re.extract.selectors.base import Round, Selector
@@ -45,7 +46,7 @@ class Preselect(Selector):
 
     def select(self, prompts: Sequence[PreparedPrompt], round: Round) -> list[Output]:
         if not round.config.preselect:
-            raise ValueError("the preselect selector needs --preselect N")
+            raise ConfigError("the preselect selector needs --preselect N")
         selected = self.narrow(prompts, round)
         decided = iter(by_size([p for p in selected if isinstance(p, PreparedPrompt)], round))
         return [next(decided) if isinstance(p, PreparedPrompt) else p for p in selected]

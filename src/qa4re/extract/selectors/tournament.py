@@ -22,7 +22,7 @@ class Tournament(Selector):
         if size is None:
             raise ConfigError("the tournament selector needs --max-options (or a method answering letters on a backend that bounds them)")
         if size < 2:
-            raise ValueError("max_options must be at least 2 (a candidate and NA)")
+            raise ConfigError("max_options must be at least 2 (a candidate and NA)")
         na = round.schema.na_relation
         done: dict[int, Output] = {}
         current = {k: p for k, p in enumerate(prompts) if len(p.prompt.options) <= size}
