@@ -42,14 +42,45 @@ def test_an_existing_path_with_a_colon_is_a_local_model(tmp_path: Path) -> None:
 def test_each_backend_gets_only_the_settings_it_declares() -> None:
     settings = BackendSettings(model="openai:m", batch_size=3, base_url="http://x/v1", chat_template=False)
     openai = settings.options()
-    assert openai["base_url"] == "http://x/v1" and "batch_size" not in openai and openai["chat_template"] is False
+    assert openai["base_url"] == "http://x/v1" and "batch_size" not in openai and openai["chat_template"] is False  # batch_size: the pipeline's
     placement = {"device": "auto", "dtype": "auto"}  # device_map and threads are unset (None), so not passed
-    assert replace(settings, model="default").options() == {"batch_size": 3, "chat_template": False, **placement}
-    assert replace(settings, model="nli:./m").options() == {"batch_size": 3, **placement}
-    assert replace(settings, model="llama:m.gguf", threads=2).options() == {"batch_size": 3, "chat_template": False, "threads": 2, **placement}
+    local = BackendSettings(model="default", batch_size=3, chat_template=False)
+    assert local.options() == {"batch_size": 3, "chat_template": False, **placement}
+    assert replace(local, model="nli:./m", chat_template=None).options() == {"batch_size": 3, **placement}
+    assert replace(local, model="llama:m.gguf", threads=2).options() == {"batch_size": 3, "chat_template": False, "threads": 2, **placement}
 
 
 def test_cli_answers_a_mistyped_backend_in_one_line_before_reading_data(tmp_path: Path) -> None:
     result = qa4re("evaluate", "--dataset", "semeval", "--data", tmp_path / "missing", "--output", tmp_path / "o", "--model", "opneai:gpt-4o", check=False)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: Unknown backend 'opneai'. Did you mean: openai? Available: fake, llama, nli, openai, transformers"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"model": "default", "threads": 2}, "--threads: the transformers backend does not take this option"),
+        ({"model": "openai:gpt-4o-mini", "dtype": "bfloat16"}, "--dtype: the openai backend does not take this option"),
+        ({"model": "default", "base_url": "http://127.0.0.1:1/v1"}, "--base-url: the transformers backend does not take this option"),
+        ({"model": "openai:gpt-4o-mini", "adapter": "runs/a"}, "--adapter: the openai backend cannot load a LoRA adapter"),
+    ],
+)
+def test_an_option_the_backend_does_not_take_is_refused_not_dropped(options: dict[str, object], message: str) -> None:
+    from qa4re.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        BackendSettings(**options)  # type: ignore[arg-type]
+
+
+def test_options_the_pipeline_reads_are_taken_with_any_backend() -> None:
+    settings = BackendSettings(model="openai:gpt-4o-mini", batch_size=4, price_per_million_input=0.15)
+    assert settings.effective_batch_size() == 4
+
+
+def test_a_grids_model_defaults_reach_only_the_models_that_take_them(tmp_path: Path) -> None:
+    from qa4re.experiments.config import load_experiment
+
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("dtype: bfloat16\nmodels: [default, 'openai:gpt-4o-mini']\ndatasets: [{dataset: semeval, data: .}]\n")
+    local, served = load_experiment(grid).models
+    assert (local.backend.dtype, served.backend.dtype) == ("bfloat16", "auto")

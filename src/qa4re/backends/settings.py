@@ -20,11 +20,13 @@ from qa4re.backends.device import Placement, batch_defaults
 from qa4re.backends.embedded import cache_dir
 from qa4re.backends.registry import ModelRef, backend_class, build_backend, parse_model
 from qa4re.errors import ConfigError
-from qa4re.fields import setting, validate
+from qa4re.fields import declared, setting, validate
 
 __all__ = ["BackendSettings", "ModelRef", "parse_model"]
 
 _SERVED = "openai:<name> models: "
+# Settings the pipeline itself reads, whatever the backend: which model, requests per call, the output cache, costs.
+PIPELINE_SETTINGS = frozenset({"model", "batch_size", "cache", "price_per_million_input", "price_per_million_output"})
 
 
 @dataclass(frozen=True)
@@ -70,10 +72,21 @@ class BackendSettings:
         validate(self)
         parse_model(self.model)  # an unknown backend prefix fails here, before any data is read
         self.placement  # noqa: B018 - a misspelt device, dtype or device map fails here, before any model loads
+        self.refuse_unused()
         if self.adapter is not None:
-            if "adapter" not in backend_class(self.model).settings:
-                raise ConfigError(f"--adapter: the {parse_model(self.model).backend} backend cannot load a LoRA adapter (transformers and llama: models can)")
             adapter_folder(self.adapter)  # a missing folder fails here, before any data is read
+
+    def refuse_unused(self) -> None:
+        """An option set away from its default that the model's backend does not take is one line, never silently dropped."""
+        taken = set(getattr(backend_class(self.model), "settings", ()))
+        for d in declared(BackendSettings):
+            if d.name in PIPELINE_SETTINGS or d.name in taken or getattr(self, d.name) == d.default:
+                continue
+            backend = parse_model(self.model).backend
+            flag = "--" + d.name.replace("_", "-")
+            if d.name == "adapter":
+                raise ConfigError(f"{flag}: the {backend} backend cannot load a LoRA adapter (transformers and llama: models can)")
+            raise ConfigError(f"{flag}: the {backend} backend does not take this option (it takes: {', '.join(sorted(taken)) or 'none'})")
 
     @property
     def placement(self) -> Placement:

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from qa4re.backends.settings import BackendSettings
+from qa4re.backends.registry import backend_class
+from qa4re.backends.settings import PIPELINE_SETTINGS, BackendSettings
 from qa4re.datasets import DATASETS
 from qa4re.errors import ConfigError, Qa4reError, UnknownNameError
 from qa4re.evaluation.run import runs_on
@@ -215,6 +216,14 @@ def _schema_ref(reader: _Reader, schema: str | None) -> str | None:
     return str(reader.path(schema))
 
 
+def _taken(model: Any) -> set[str]:
+    """The settings the backend of ``model`` takes (all, where the name is not one: BackendSettings says why)."""
+    try:
+        return set(getattr(backend_class(model), "settings", ())) | PIPELINE_SETTINGS
+    except (Qa4reError, TypeError):
+        return set(MODEL_DEFAULT_KEYS)
+
+
 def _model(reader: _Reader, index: int, data: Any, defaults: Mapping[str, Any]) -> ModelSpec:
     where = f"models[{index}]"
     if isinstance(data, str):
@@ -223,6 +232,7 @@ def _model(reader: _Reader, index: int, data: Any, defaults: Mapping[str, Any]) 
         raise reader.fail(where, "expected a model name or a mapping with name and model")
     if "model" not in data:
         raise reader.fail(f"{where}.model", "required")
+    defaults = {k: v for k, v in defaults.items() if k in _taken(data["model"])}  # a served model has no dtype
     values = checked(BackendSettings, {**defaults, **{k: v for k, v in data.items() if k != "name"}}, f"{reader.source}: {where}.", MODEL_KEYS[1:])
     name = reader.get(data, "name", str, None, f"{where}.") or values["model"]
     try:
