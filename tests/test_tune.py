@@ -119,3 +119,24 @@ def test_a_tiny_t5_tunes_with_lora_and_fully(tmp_path: Path, tiny_t5_folder: Pat
         settings = TuneSettings(model=str(tiny_t5_folder), full=full, lora_targets="q,v", steps=2, batch_size=2, eval_items=2, eval_options=4, max_options=4)
         report = tune(settings, [SourceSpec("mcqa", str(data))], tmp_path / f"t5-{full}", log=lambda line: None)
         assert report.steps == 2 and all(loss > 0 for loss in report.losses) and len(report.curve) == 2
+
+
+@pytest.mark.parametrize("objective", ["content", "text"])
+def test_every_objective_trains_a_step(tmp_path: Path, objective: str) -> None:
+    from qa4re.backends.transformers import TransformersBackend
+    from qa4re.tuning.objectives.base import IGNORE, OBJECTIVES
+    from qa4re.tuning.render import instructions, render
+
+    data = items_file(tmp_path / "items.jsonl")
+    qa4re("tune", "--items", data, "--output", tmp_path / "a", "--objective", objective, "--steps", "1", "--batch-size", "2", "--eval-items", "0",
+          "--max-options", "4")  # fmt: skip
+    losses = json.loads((tmp_path / "a" / "card.json").read_text())["report"]["losses"]
+    assert len(losses) == 1 and losses[0] > 0
+    encoder = TransformersBackend("default").encoder
+    item = render("q", "Which animal barks?", ["a cat", "a dog"], 1, instructions().train[0])
+    example = OBJECTIVES.get(objective)().example(item, encoder)
+    if objective == "content":  # the letter where the backends read it, then the option's text, then the end of the turn
+        answer = [t for t in example.labels if t != IGNORE]
+        assert answer[0] == example.letter_ids[1] and encoder.tokenize(" dog", False)[-1] in answer and answer[-1] in encoder.end_ids
+    else:  # no label: the targets come from the model's reading of the two option texts
+        assert all(t == IGNORE for t in example.labels) and len(example.reply_ids) == 2 and example.letter_ids

@@ -12,6 +12,7 @@ import json
 import random
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -109,7 +110,9 @@ def _wrapped(model: Any, settings: TuneSettings, seq2seq: bool) -> Any:
         r=settings.lora_rank, lora_alpha=settings.lora_alpha, lora_dropout=0.0, target_modules=settings.targets,
         task_type=TaskType.SEQ_2_SEQ_LM if seq2seq else TaskType.CAUSAL_LM,
     )  # fmt: skip
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question (is_gradient_checkpointing)
+        warnings.simplefilter("ignore", FutureWarning)
+        return get_peft_model(model, config)
 
 
 def _trainable(model: Any) -> dict[str, Any]:
