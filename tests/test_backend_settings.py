@@ -63,6 +63,7 @@ def test_cli_answers_a_mistyped_backend_in_one_line_before_reading_data(tmp_path
         ({"model": "openai:gpt-4o-mini", "dtype": "bfloat16"}, "--dtype: the openai backend does not take this option"),
         ({"model": "default", "base_url": "http://127.0.0.1:1/v1"}, "--base-url: the transformers backend does not take this option"),
         ({"model": "openai:gpt-4o-mini", "adapter": "runs/a"}, "--adapter: the openai backend cannot load a LoRA adapter"),
+        ({"model": "llama:m.gguf", "adapter": "runs/a"}, r"--adapter: the llama backend cannot load a LoRA adapter \(local transformers models can\)"),
     ],
 )
 def test_an_option_the_backend_does_not_take_is_refused_not_dropped(options: dict[str, object], message: str) -> None:

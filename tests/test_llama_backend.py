@@ -175,15 +175,3 @@ def test_serve_runs_on_llama(tmp_path: Path) -> None:
         assert status == 200 and body["triples"], body
 
 
-def test_an_adapter_picks_the_same_letters_in_llama_cpp_and_transformers(llama: LlamaBackend, random_adapter: Path) -> None:
-    """The adapter as a llama.cpp LoRA GGUF (its query/key rows permuted as llama.cpp stores them) moves the letters as peft does."""
-    requests = semeval_requests("qa4re", n=12)
-    tuned_llama = LlamaBackend("default", adapter=str(random_adapter))
-    tuned = TransformersBackend("default", batch_size=4, adapter=str(random_adapter))
-    ours, theirs, base = tuned_llama.score_options(requests), tuned.score_options(requests), llama.score_options(requests)
-    assert "+adapter:" in tuned_llama.fingerprint and tuned_llama.fingerprint.split("+adapter:")[1][:16] == tuned.fingerprint.split("+adapter:")[1][:16]
-    for request, a, b, c in zip(requests, ours, theirs, base, strict=True):
-        assert max(abs(a.logprobs[k] - b.logprobs[k]) for k in request.answers) < 0.5  # Q4_1 against fp32, as without an adapter
-        assert max(abs(a.logprobs[k] - c.logprobs[k]) for k in request.answers) > 0.01  # the adapter is applied
-    best = lambda s: max(s.logprobs, key=s.logprobs.__getitem__)  # noqa: E731
-    assert sum(best(a) == best(b) for a, b in zip(ours, theirs, strict=True)) >= 10

@@ -32,11 +32,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from qa4re.backends.adapters import adapter_tag, check_base
 from qa4re.backends.base import LANGUAGE_MODEL, GenerateRequest, OptionScores, ScoreRequest
 from qa4re.backends.embedded import EMBEDDED_NAMES, embedded_gguf, gguf_fingerprint
 from qa4re.backends.encoding import Encoded, PromptEncoder, common_prefix_length, stop_at, with_lengths
-from qa4re.backends.lora_gguf import lora_gguf
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError
 
 DEFAULT_CONTEXT = 8192  # KV cells allocated when the model's own context is longer
@@ -81,12 +79,10 @@ class LlamaBackend:
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (GPU offload of every layer).
         threads: CPU threads (default: ``OMP_NUM_THREADS``, else every core this process may use).
         context: KV cache size in tokens (default: the model's, at most 8,192).
-        adapter: a LoRA adapter folder (``qa4re tune``), converted once to a llama.cpp LoRA GGUF and
-            applied by llama.cpp; part of the fingerprint.
     """
 
     capabilities = LANGUAGE_MODEL
-    settings = ("chat_template", "batch_size", "device", "dtype", "device_map", "threads", "adapter")
+    settings = ("chat_template", "batch_size", "device", "dtype", "device_map", "threads")
     max_letter_options = None  # every answer is scored to its end
 
     def __init__(
@@ -100,7 +96,6 @@ class LlamaBackend:
         device_map: str | None = None,
         threads: int | None = None,
         context: int | None = None,
-        adapter: str | None = None,
     ) -> None:
         try:
             import llama_cpp
@@ -118,17 +113,12 @@ class LlamaBackend:
             path, identity = Path(model).expanduser(), "gguf"
             if not path.is_file():
                 raise BackendUnavailable(f"{model}: " + ("is a directory, not a GGUF file" if path.is_dir() else "no such GGUF file"))
-        lora: dict[str, str] = {}
-        if adapter is not None:
-            check_base(adapter, f"{identity}:{gguf_fingerprint(path)}" if identity == "embedded" else gguf_fingerprint(path))
-            lora = {"lora_path": str(lora_gguf(adapter, path))}
-            identity += adapter_tag(adapter)
         self.threads = threads or default_threads()
         layers = gpu_layers(device, bool(llama_cpp.llama_supports_gpu_offload()))
         try:
             self._llm = llama_cpp.Llama(
                 model_path=str(path), n_ctx=context or DEFAULT_CONTEXT, n_batch=512, n_threads=self.threads, n_threads_batch=self.threads,
-                n_gpu_layers=layers, logits_all=False, verbose=False, use_mmap=bool(layers), **lora,
+                n_gpu_layers=layers, logits_all=False, verbose=False, use_mmap=bool(layers),
             )  # fmt: skip
         except (ValueError, RuntimeError) as exc:
             raise BackendUnavailable(f"llama.cpp cannot load {path}: {exc}") from None

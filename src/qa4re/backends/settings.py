@@ -51,7 +51,7 @@ class BackendSettings:
         None, "Local models: spread a model larger than one device with accelerate (auto, balanced, balanced_low_0, sequential).", spacy=True
     )
     adapter: str | None = setting(
-        None, "A LoRA adapter folder (from qa4re tune) on top of --model (transformers and llama: models); part of the fingerprint.", spacy=True
+        None, "Local transformers models: a LoRA adapter folder (from qa4re tune) merged into --model's weights; part of the fingerprint.", spacy=True
     )
     threads: int | None = setting(None, "llama: models: CPU threads (default: every core this process may use).", minimum=1, output=False)
     prefix_cache_mib: int | None = setting(
@@ -85,7 +85,7 @@ class BackendSettings:
             backend = parse_model(self.model).backend
             flag = "--" + d.name.replace("_", "-")
             if d.name == "adapter":
-                raise ConfigError(f"{flag}: the {backend} backend cannot load a LoRA adapter (transformers and llama: models can)")
+                raise ConfigError(f"{flag}: the {backend} backend cannot load a LoRA adapter (local transformers models can)")
             raise ConfigError(f"{flag}: the {backend} backend does not take this option (it takes: {', '.join(sorted(taken)) or 'none'})")
 
     @property
