@@ -42,7 +42,7 @@ def bare(args: argparse.Namespace, dtype: str) -> dict[str, float]:
 
     from qa4re.backends.device import resolve_device
     from qa4re.tuning.items import SourceSpec, read_items
-    from qa4re.tuning.objectives.base import OBJECTIVES, IGNORE, padded
+    from qa4re.tuning.objectives.base import IGNORE, OBJECTIVES, padded
     from qa4re.tuning.trainer import ItemStream, _loaded_backend, _wrapped
 
     settings = settings_for(args, dtype)
