@@ -46,7 +46,9 @@ def test_a_worker_reserves_a_gpu_when_the_model_is_asked_to_run_on_cuda() -> Non
     assert ExtractorSpec(schema, ExtractorConfig(), BackendSettings(device="cuda")).gpus == 1.0
     assert ExtractorSpec(schema, ExtractorConfig(), BackendSettings(device="cuda:1")).gpus == 1.0
     assert ExtractorSpec(schema, ExtractorConfig(), BackendSettings()).gpus == 0.0
-    assert ExtractorSpec(schema, ExtractorConfig(), BackendSettings("openai:m", device="cuda")).gpus == 0.0  # a served model runs elsewhere
+    assert ExtractorSpec(schema, ExtractorConfig(), BackendSettings("openai:m")).gpus == 0.0  # a served model runs elsewhere
+    with pytest.raises(ConfigError, match="--device: the openai backend does not take this option"):
+        BackendSettings("openai:m", device="cuda")
 
 
 def test_ray_options_without_the_ray_engine_are_refused() -> None:
