@@ -242,7 +242,8 @@ def test_with_logits_rigged_toward_any_option_of_a_hundred_that_option_wins(embe
     request = ScoreRequest("Pick one of the options A to CV.", HUNDRED)  # short: the answers' scoring is what is tested
     encoded = embedded_backend._encode(request)
     assert not has_prefix_answers(encoded.answer_ids)
-    for letter in HUNDRED:
+    # Both ends, both sides of Z and AZ, and every ninth letter between: a fifth of the forward passes of all hundred.
+    for letter in sorted({HUNDRED[i] for i in (0, 1, 24, 25, 26, 27, 51, 52, 98, 99, *range(0, 100, 9))}, key=HUNDRED.index):
         with rigged_toward(embedded_backend, encoded.answer_ids[letter]):
             (scores,) = embedded_backend.score_options([request])
         assert max(scores.logprobs, key=scores.logprobs.__getitem__) == letter
