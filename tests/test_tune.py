@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ QUESTIONS = [
 ]
 
 
-def items_file(path: Path, extra: list[bytes] = ()) -> Path:  # type: ignore[assignment]
+def items_file(path: Path, extra: Sequence[bytes] = ()) -> Path:
     lines = [json.dumps({"id": f"t{i}", "question": q, "options": o, "answer": a}) for i, (q, o, a) in enumerate(QUESTIONS)]
     lines += [json.dumps({"id": f"h{i}", "question": q, "options": o, "answer": a, "split": "heldout"}) for i, (q, o, a) in enumerate(QUESTIONS[:3])]
     path.write_bytes("\n".join(lines).encode() + b"\n" + b"".join(extra))
