@@ -141,3 +141,8 @@ def test_every_objective_trains_a_step(tmp_path: Path, objective: str) -> None:
         assert answer[0] == example.letter_ids[1] and encoder.tokenize(" dog", False)[-1] in answer and answer[-1] in encoder.end_ids
     else:  # no label: the targets come from the model's reading of the two option texts
         assert all(t == IGNORE for t in example.labels) and len(example.reply_ids) == 2 and example.letter_ids
+
+
+def test_a_directory_given_as_items_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = qa4re("tune", "--items", f"binding:{tmp_path}", "--output", tmp_path / "o", check=False)
+    assert result.returncode == 2 and result.stderr.strip() == f"error: {tmp_path}: is a directory, not an input file"

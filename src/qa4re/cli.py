@@ -398,10 +398,6 @@ def schemas_command() -> None:
         typer.echo(f"{name}\t{schema.name}\t{len(schema.relations)} relations\ttemplate sets: {sets} (default {schema.template_set})")
 
 
-if __name__ == "__main__":
-    main()
-
-
 @app.command("tune")
 @tune_options
 def tune_command(
@@ -416,10 +412,12 @@ def tune_command(
     """Tune a model to answer multiple-choice questions by letter (LoRA by default); rerun the same command to resume."""
     from qa4re.tuning.trainer import tune
 
-    sources = [SourceSpec.parse(text) for text in items]
-    for source in sources:
-        if source.name in ("mcqa", "binding"):
-            check_input_file(Path(source.spec))
+    sources = [SourceSpec.parse(text) for text in items]  # each source refuses a missing file itself, before any model loads
     held = SourceSpec.parse(heldout) if heldout else None
     report = tune(tune_settings, sources, output, held, log=lambda line: console.print(line, markup=False, soft_wrap=True))
     console.print(f"{report.steps} steps, {report.items} items in {report.seconds / 60:.1f} min; wrote {output} (card.json, README.md)", markup=False)
+
+
+if __name__ == "__main__":
+    main()
+

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa4re.datasets.base import json_object
 from qa4re.errors import ConfigError, DataError
 from qa4re.registry import Registry
 from qa4re.types import ErrorRecord
@@ -81,10 +82,7 @@ def read_items(specs: Sequence[SourceSpec], split: str) -> tuple[list[list[MCIte
 
 def item_from_record(record: Any, path: str, line: int) -> MCItem:
     """A ``{"question", "options", "answer"}`` JSON object as an item; anything else is DataError at its field."""
-    if isinstance(record, DataError):
-        raise record
-    if not isinstance(record, dict):
-        raise DataError(path, line, None, f"expected a JSON object, got {type(record).__name__}")
+    record = json_object(record, path, line)
     question = record.get("question")
     if not isinstance(question, str) or not question.strip():
         raise DataError(path, line, "question", "missing" if question is None else "expected a non-empty string")

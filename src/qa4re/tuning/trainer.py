@@ -22,6 +22,7 @@ from typing import Any
 from qa4re.backends.device import device_kind, resolve_device
 from qa4re.backends.embedded import resolve_model
 from qa4re.errors import ConfigError
+from qa4re.fields import declared
 from qa4re.tuning.heldout import HeldoutFigures, heldout_sets, measure
 from qa4re.tuning.items import MCItem, SourceSpec, items_digest, read_items, require_items
 from qa4re.tuning.objectives.base import OBJECTIVES, Example
@@ -30,8 +31,6 @@ from qa4re.tuning.settings import TuneSettings
 
 POOL_MAX_CHARS = 200  # distractor texts longer than this are not drawn (a long passage would crowd the prompt)
 CHECKPOINT = "checkpoint"
-# Settings that do not change the weights after a given step: a run may be continued with more steps.
-NOT_IN_KEY = frozenset({"steps", "checkpoint_every", "eval_items", "eval_options", "snapshots", "threads"})
 
 
 @dataclass
@@ -120,8 +119,9 @@ def _trainable(model: Any) -> dict[str, Any]:
 
 
 def run_key(settings: TuneSettings, digest: str, identity: str) -> str:
-    """What a checkpoint must match to be resumed: every output setting, the data and the base model."""
-    values = {k: v for k, v in asdict(settings).items() if k not in NOT_IN_KEY}
+    """What a checkpoint must match to be resumed: the settings that change the weights (``Setting.output``; not the
+    step count, so a finished run can be continued), the data and the base model."""
+    values = {d.name: getattr(settings, d.name) for d in declared(TuneSettings) if d.setting.output}
     return json.dumps({"settings": values, "data": digest, "model": identity}, sort_keys=True)
 
 
@@ -218,10 +218,10 @@ def tune(
     held_own, held_padded = heldout_sets(held_items, settings.eval_items, settings.eval_options, settings.seed)
     digest = items_digest(train)
     key = run_key(settings, digest, resolve_model(settings.model)[1])
-    card = output / "card.json"
-    if card.is_file() and json.loads(card.read_text()).get("key") == key and json.loads(card.read_text())["report"]["steps"] >= settings.steps:
+    card = json.loads((output / "card.json").read_text()) if (output / "card.json").is_file() else {}
+    if card.get("key") == key and card["report"]["steps"] >= settings.steps:
         log(f"{output}: already tuned with these settings, data and base model (card.json)")
-        return TuneReport(**json.loads(card.read_text())["report"])
+        return TuneReport(**card["report"])
     check_resumable(output / CHECKPOINT, key)
 
     if settings.threads:
@@ -236,7 +236,8 @@ def tune(
         raise ConfigError("objective text: causal models only (it reads option texts as the reply)")
     pad_id = backend.tokenizer.pad_token_id
     stream = ItemStream(per_source, settings)
-    optimizer = torch.optim.AdamW(list(_trainable(model).values()), lr=settings.learning_rate, weight_decay=0.0)
+    params = list(_trainable(model).values())
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)
 
     report = TuneReport()
     state = _load_checkpoint(output / CHECKPOINT, model, optimizer, key)
@@ -277,7 +278,7 @@ def tune(
             report.items += len(examples)
             session_items += len(examples)
             report.tokens += sum(len(e.input_ids) for e in examples)
-        torch.nn.utils.clip_grad_norm_(list(_trainable(model).values()), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         report.steps += 1

@@ -19,7 +19,7 @@ def read_mcqa(spec: str, split: str) -> Iterator[MCItem | ErrorRecord]:
     """The items of ``split`` in the JSON-lines file ``spec``; a bad line is an error record at its line."""
     path = Path(spec)
     if not path.is_file():
-        raise DataError(spec, None, None, "no such file" if not path.exists() else "not a file")
+        raise DataError(spec, None, None, "is a directory, not an input file" if path.is_dir() else "no such file" if not path.exists() else "not a file")
     for line, record in json_lines(path):
         if isinstance(record, dict) and record.get("split", "train") != split:
             continue
