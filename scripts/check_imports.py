@@ -2,10 +2,11 @@
 
     python scripts/check_imports.py        # exit 1 and one line per problem
 
-Every ``import`` in ``src/qa4re`` counts, at module level or inside a function (a lazy import is
-still a dependency); imports under ``if TYPE_CHECKING:`` count for the layers but not for circles
-(they never run). The layers, lowest first, are ``LAYERS`` below: a module may import its own layer
-and the layers under it.
+Every ``import`` in ``src/qa4re`` counts, at module level, inside a function (a lazy import is
+still a dependency) or under ``if TYPE_CHECKING:`` (a type-only import is a dependency of meaning:
+a circle through one is still a circle). The layers, lowest first, are ``LAYERS`` below: a module
+may import its own layer and the layers under it. Inside a package named in ``SUBLAYERS`` the same
+rule holds between its own sub-layers.
 """
 
 from __future__ import annotations
@@ -29,16 +30,50 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 
+# Inside a package, lowest first; every module of the package is in one of them.
+SUBLAYERS: dict[str, list[tuple[str, ...]]] = {
+    "qa4re.extract": [
+        ("qa4re.extract", "qa4re.extract.registries", "qa4re.extract.pairs", "qa4re.extract.debiasers.positions"),
+        ("qa4re.extract.config", "qa4re.extract.methods"),  # settings and prompt methods
+        ("qa4re.extract.builder",),  # prompts of instances, no model
+        ("qa4re.extract.debiasers", "qa4re.extract.selectors"),  # plug-ins that plan over prepared prompts
+        ("qa4re.extract.pipeline",),  # the pair-level extractor
+        ("qa4re.extract.ner", "qa4re.extract.documents", "qa4re.extract.jobs"),  # documents and jobs
+    ],
+}
+
+
+def _index(module: str, layers: list[tuple[str, ...]], exact: tuple[str, ...] = ()) -> int | None:
+    best: tuple[int, int] | None = None  # (length of the matching name, layer): the longest name wins
+    for index, names in enumerate(layers):
+        for name in names:
+            if module in exact and module == name or name not in exact and (module == name or module.startswith(name + ".")):
+                if best is None or len(name) > best[0]:
+                    best = (len(name), index)
+    return None if best is None else best[1]
+
+
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(SRC).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def layer(module: str) -> int:
-    for index, names in enumerate(LAYERS):
-        if any(module == name or module.startswith(name + ".") for name in names if name != "qa4re") or module in names:
-            return index
-    raise SystemExit(f"{module}: in no layer of scripts/check_imports.py")
+    found = _index(module, LAYERS, exact=("qa4re",))
+    if found is None:
+        raise SystemExit(f"{module}: in no layer of scripts/check_imports.py")
+    return found
+
+
+def sublayer(module: str) -> tuple[str, int] | None:
+    """(package, sub-layer) of a module inside a package with sub-layers, else None."""
+    for package, layers in SUBLAYERS.items():
+        if module == package or module.startswith(package + "."):
+            found = _index(module, layers, exact=(package,))
+            if found is None:
+                raise SystemExit(f"{module}: in no sub-layer of {package} in scripts/check_imports.py")
+            return package, found
+    return None
 
 
 def _type_checking(node: ast.If) -> bool:
@@ -76,13 +111,16 @@ def problems() -> list[str]:
     graph: dict[str, set[str]] = {m: set() for m in modules}
     found = []
     for module, path in files.items():
-        for target, line, typing_only in imports(path, modules):
+        for target, line, _typing_only in imports(path, modules):
             if target == module or module.startswith(target + ".") and target != "qa4re":
                 continue  # a package's own __init__ on the way to a submodule
+            where = f"{path.relative_to(SRC.parent)}:{line}: {module}"
             if layer(target) > layer(module):
-                found.append(f"{path.relative_to(SRC.parent)}:{line}: {module} (layer {layer(module)}) imports {target} (layer {layer(target)}), a higher layer")
-            if not typing_only:
-                graph[module].add(target)
+                found.append(f"{where} (layer {layer(module)}) imports {target} (layer {layer(target)}), a higher layer")
+            inner, outer = sublayer(module), sublayer(target)
+            if inner and outer and inner[0] == outer[0] and outer[1] > inner[1]:
+                found.append(f"{where} ({inner[0]} sub-layer {inner[1]}) imports {target} (sub-layer {outer[1]}), a higher sub-layer")
+            graph[module].add(target)
     found += [f"import circle: {' -> '.join(circle)}" for circle in circles(graph)]
     return found
 
@@ -128,7 +166,8 @@ def main() -> int:
     for line in found:
         print(line)
     if not found:
-        print(f"imports: {len(list((SRC / 'qa4re').rglob('*.py')))} modules, {len(LAYERS)} layers, 0 circles, no upward import")
+        subs = sum(len(layers) for layers in SUBLAYERS.values())
+        print(f"imports: {len(list((SRC / 'qa4re').rglob('*.py')))} modules, {len(LAYERS)} layers ({subs} sub-layers), 0 circles, no upward import")
     return 1 if found else 0
 
 

@@ -34,3 +34,19 @@ def test_the_checker_sees_an_upward_import_and_a_circle(tmp_path: Path) -> None:
     found = checker.problems()
     assert any("qa4re.types (layer 0) imports qa4re.extract.pipeline (layer 2)" in line for line in found)
     assert "import circle: qa4re.extract.pipeline -> qa4re.types" in found
+
+
+def test_the_checker_counts_a_type_only_circle_and_sub_layers_of_extract(tmp_path: Path) -> None:
+    checker = _checker()
+    package = tmp_path / "qa4re"
+    (package / "extract" / "debiasers").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "extract" / "__init__.py").write_text("")
+    (package / "extract" / "debiasers" / "__init__.py").write_text("")
+    (package / "extract" / "builder.py").write_text("from qa4re.extract.debiasers.base import Debiaser\n")
+    guarded = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from qa4re.extract.builder import PreparedPrompt\n"
+    (package / "extract" / "debiasers" / "base.py").write_text(guarded)
+    checker.SRC = tmp_path
+    found = checker.problems()
+    assert "import circle: qa4re.extract.builder -> qa4re.extract.debiasers.base" in found
+    assert any("qa4re.extract.builder (qa4re.extract sub-layer 2) imports qa4re.extract.debiasers.base (sub-layer 3)" in line for line in found)

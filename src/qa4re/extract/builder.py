@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from qa4re.extract.config import ExtractorConfig, UnknownTypePair
-from qa4re.extract.debiasers.positions import CONTENT_FREE
 from qa4re.extract.methods import PromptMethod, get_method
 from qa4re.prompts.options import OptionOrder
 from qa4re.prompts.render import Demonstration, RenderedPrompt, select_demonstrations
 from qa4re.schemas.model import RelationSchema
-from qa4re.types import AnswerSource, Entity, ErrorKind, ErrorRecord, Output, Prediction, RelationInstance
+from qa4re.types import AnswerSource, ErrorKind, ErrorRecord, Output, Prediction, RelationInstance
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +25,10 @@ class PreparedPrompt:
     among: tuple[str, ...] | None = None  # the candidates of a tournament round (None: all)
 
 
+InstanceView = Callable[[RelationInstance], RelationInstance]
+"""How a variant shows an instance in its prompt (a debiaser's transform, e.g. the content-free stand-in)."""
+
+
 def prompt_sha256(text: str) -> str:
     """Hash of a rendered prompt, recorded with each prediction."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -34,13 +37,6 @@ def prompt_sha256(text: str) -> str:
 def option_order(config: ExtractorConfig, instance: RelationInstance, rotation: int = 0) -> OptionOrder:
     """The option order of ``instance`` (the shuffle depends only on the seed and its id)."""
     return OptionOrder(config.na_first, f"{config.seed}:{instance.id}" if config.shuffle_options else None, rotation)
-
-
-def content_free_instance(instance: RelationInstance) -> RelationInstance:
-    """``instance`` with ``N/A`` for its sentence and both mentions (types kept)."""
-    gap = len(CONTENT_FREE) + 1
-    subj, obj = Entity(0, len(CONTENT_FREE), instance.subj.type), Entity(gap, gap + len(CONTENT_FREE), instance.obj.type)
-    return replace(instance, text=f"{CONTENT_FREE} {CONTENT_FREE}", subj=subj, obj=obj)
 
 
 class PromptBuilder:
@@ -85,12 +81,12 @@ class PromptBuilder:
         return demos
 
     def prepare(
-        self, instance: RelationInstance, rotation: int = 0, content_free: bool = False, among: tuple[str, ...] | None = None
+        self, instance: RelationInstance, rotation: int = 0, view: InstanceView | None = None, among: tuple[str, ...] | None = None
     ) -> PreparedPrompt | Output:
         """The prompt of ``instance``, or its final output when no model call is needed.
 
-        ``rotation`` cyclically shifts the options; ``content_free`` shows ``N/A`` for the sentence and
-        both mentions (same candidates, options and demonstrations) to measure the answer prior;
+        ``rotation`` cyclically shifts the options; ``view`` shows another instance in the prompt
+        (same candidates, options order and demonstrations: e.g. a content-free stand-in);
         ``among`` offers only those of the candidates (a tournament round), NA always included.
         """
         schema = self.schema
@@ -106,13 +102,13 @@ class PromptBuilder:
             return ErrorRecord(instance.id, instance.source, None, "type", message, instance.relation, ErrorKind.DATA)
         if among is not None:
             candidates = tuple(c for c in candidates if c in among)
-        shown = content_free_instance(instance) if content_free else instance
+        shown = view(instance) if view is not None else instance
         options = self.method.options(schema, shown, candidates, option_order(self.config, instance, rotation))
         demonstrations = self._demonstrations(instance) if self._pool else ()
         return PreparedPrompt(instance, self.method.render(shown, options, demonstrations), fallback, among)
 
-    def variant(self, prompt: PreparedPrompt, rotation: int = 0, content_free: bool = False, among: tuple[str, ...] | None = None) -> PreparedPrompt:
-        """Another prompt of an instance already prepared: shifted, content-free, or offering fewer candidates."""
-        prepared = self.prepare(prompt.instance, rotation, content_free, prompt.among if among is None else among)
+    def variant(self, prompt: PreparedPrompt, rotation: int = 0, view: InstanceView | None = None, among: tuple[str, ...] | None = None) -> PreparedPrompt:
+        """Another prompt of an instance already prepared: shifted, shown through ``view``, or offering fewer candidates."""
+        prepared = self.prepare(prompt.instance, rotation, view, prompt.among if among is None else among)
         assert isinstance(prepared, PreparedPrompt)  # the instance itself was prepared, so its variants are
         return prepared

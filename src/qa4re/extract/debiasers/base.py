@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:  # the settings module imports this package's registry
-    from qa4re.extract.builder import PreparedPrompt
+    from qa4re.extract.builder import InstanceView, PreparedPrompt
     from qa4re.extract.config import ExtractorConfig
 
 
 class Variants(Protocol):
     """Builds another prompt of a prepared instance (the prompt builder's ``variant``)."""
 
-    def __call__(self, prompt: PreparedPrompt, rotation: int = 0, content_free: bool = False) -> PreparedPrompt: ...
+    def __call__(self, prompt: PreparedPrompt, rotation: int = 0, view: InstanceView | None = None) -> PreparedPrompt: ...
 
 
 @dataclass(frozen=True, slots=True)

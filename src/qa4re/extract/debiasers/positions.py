@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-CONTENT_FREE = "N/A"  # the content-free stand-in for the sentence and each mention (Zhao et al. 2021)
 _FLOOR = 1e-12  # a probability never divided by or logged below this
 
 
