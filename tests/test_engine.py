@@ -12,7 +12,7 @@ from conftest import FIXTURES
 from qa4re.backends.fake import FakeBackend
 from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import OnError, read_dataset
-from qa4re.engines import EngineKind, EngineSettings, ExtractorSpec, LocalEngine
+from qa4re.engines import DocumentSpec, EngineKind, EngineSettings, ExtractorSpec, LocalEngine
 from qa4re.errors import ConfigError
 from qa4re.extract.pipeline import Extractor, ExtractorConfig
 from qa4re.schemas.loader import load_schema
@@ -73,3 +73,11 @@ def test_the_single_process_path_never_imports_ray(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "run" / "predictions.jsonl").exists()
+
+
+def test_a_spec_says_whether_its_stream_can_be_split_across_workers() -> None:
+    schema = load_schema("tacred")
+    pairs = ExtractorSpec(schema, ExtractorConfig(debias="pride"), BackendSettings())
+    assert pairs.unsplittable == "--debias pride learns from the first inputs of one stream"
+    assert DocumentSpec(pairs).unsplittable == pairs.unsplittable
+    assert ExtractorSpec(schema, ExtractorConfig(debias="permute"), BackendSettings()).unsplittable is None

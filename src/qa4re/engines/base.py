@@ -40,6 +40,9 @@ class Spec(Protocol[T_contra, R_co]):
     @property
     def gpus(self) -> float: ...  # GPUs each worker that runs it reserves
 
+    @property
+    def unsplittable(self) -> str | None: ...  # why its stream cannot be split across workers (None: it can)
+
     def build(self, backend: Backend | None = None) -> Runner[T_contra, R_co]: ...
 
 

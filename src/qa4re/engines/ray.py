@@ -34,7 +34,6 @@ from qa4re.engines import blocks
 from qa4re.engines.base import COUNTERS, Runner, Spec
 from qa4re.engines.specs import DocumentSpec, ExtractorSpec
 from qa4re.errors import BackendUnavailable, ConfigError, Qa4reError
-from qa4re.extract.debiasers import debiaser_class
 from qa4re.types import ErrorKind, ErrorRecord
 
 T = TypeVar("T")
@@ -188,9 +187,8 @@ class RayEngine:
 
     def map(self, items: Iterable[T], spec: Spec[T, R]) -> Iterator[R]:
         """Every item's output, in input order (the input is staged first, then scored)."""
-        pairs = spec.pairs if isinstance(spec, DocumentSpec) else spec
-        if isinstance(pairs, ExtractorSpec) and debiaser_class(pairs.config.debias).stateful:
-            raise ConfigError(f"--debias {pairs.config.debias} learns from the first inputs of one stream; it cannot run with --engine ray")
+        if spec.unsplittable:
+            raise ConfigError(f"{spec.unsplittable}; it cannot run with --engine ray")
         rows = self._stage(items, spec)  # before Ray starts: a bad work folder is one line, not a cluster start
         ensure_ray(self.options)
         self.blocks = len(rows)

@@ -10,6 +10,7 @@ from qa4re.backends.base import Backend
 from qa4re.backends.device import device_kind
 from qa4re.backends.settings import BackendSettings
 from qa4re.extract.config import ExtractorConfig
+from qa4re.extract.debiasers import debiaser_class
 from qa4re.extract.documents import DEFAULTS, DocumentExtractor, DocumentResult
 from qa4re.extract.ner import LazyPipeline
 from qa4re.extract.pairs import Document
@@ -70,6 +71,13 @@ class ExtractorSpec:
         """GPUs a worker of this pipeline needs: one when the model is asked to run on CUDA."""
         return 1.0 if self.model.local and device_kind(self.model.device) == "cuda" else 0.0
 
+    @property
+    def unsplittable(self) -> str | None:
+        """Why the stream cannot be split across workers: a debiaser that learns from its first inputs."""
+        if debiaser_class(self.config.debias).stateful:
+            return f"--debias {self.config.debias} learns from the first inputs of one stream"
+        return None
+
     def extractor(self, backend: Backend) -> Extractor:
         return Extractor(self.schema, backend, self.config, self.demonstrations)
 
@@ -103,6 +111,10 @@ class DocumentSpec:
     @property
     def gpus(self) -> float:
         return self.pairs.gpus
+
+    @property
+    def unsplittable(self) -> str | None:
+        return self.pairs.unsplittable
 
     def build(self, backend: Backend | None = None) -> DocumentRunner:
         """The pipeline on ``backend`` (default: the model's, with the output cache)."""
