@@ -12,7 +12,7 @@ from qa4re.backends.base import OptionScores, ScoreRequest
 from qa4re.backends.cached import CachingBackend
 from qa4re.backends.fake import FakeBackend
 from qa4re.datasets import OnError, read_dataset
-from qa4re.errors import BackendError
+from qa4re.errors import BackendError, UnknownNameError
 from qa4re.extract.config import UnknownTypePair
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, PreparedPrompt, PromptBuilder, Scoring
 from qa4re.schemas.loader import load_schema
@@ -234,3 +234,25 @@ def test_preselection_asks_only_among_the_likeliest_candidates_in_schema_order()
     assert isinstance(prediction, Prediction) and prediction.relation == "capital"
     kept = list(prediction.letter_to_relation.values())
     assert kept == [*(r for r in load_schema("webred").positive_relations if r in kept), "no_relation"] and "capital" in kept
+
+
+def test_preselection_ranks_with_the_method_it_names() -> None:
+    """``preselect_by`` is a method's registry name: here vanilla's label prompt ranks the candidates."""
+    from qa4re.datasets.webred import read_webred
+
+    instance = next(i for i in read_webred(FIXTURES / "webred_small.jsonl", OnError.SKIP) if isinstance(i, RelationInstance))
+
+    def script(prompt: str, answers: tuple[str, ...]) -> str:
+        if "Option:" not in prompt:  # the ranking prompt: relation labels as answers
+            return "capital" if "capital" in answers else answers[0]
+        line = next((line for line in prompt.splitlines() if line.endswith(". The capital of [Norway] is [Oslo]")), None)
+        return line.split(".")[0] if line else answers[-1]
+
+    backend = FakeBackend(script)
+    (prediction,) = Extractor(load_schema("webred"), backend, ExtractorConfig(preselect=3, preselect_by="vanilla")).predict([instance])
+    ranking, question = backend.history
+    assert isinstance(ranking, ScoreRequest) and "capital" in ranking.answers and len(ranking.answers) > 150
+    assert isinstance(question, ScoreRequest) and len(question.answers) == 4
+    assert isinstance(prediction, Prediction) and prediction.relation == "capital"
+    with pytest.raises(UnknownNameError, match="Did you mean: vanilla"):
+        ExtractorConfig(preselect=3, preselect_by="vanila")

@@ -67,7 +67,10 @@ class ExtractorConfig:
         None, "Large schemas: a prompt with more options becomes a tournament of rounds of at most this many (NA in each).", minimum=2
     )
     preselect: int | None = setting(
-        None, "Large schemas: keep this many candidates, the likeliest by their filled templates (one extra prompt), then ask.", minimum=1
+        None, "Large schemas: keep this many candidates, the likeliest by --preselect-by's scores (one extra prompt), then ask.", minimum=1
+    )
+    preselect_by: str = setting(
+        "sure", "--preselect: the method whose answer scores rank the candidates (sure: their filled templates).", choices=METHODS.names
     )
 
     def __post_init__(self) -> None:
