@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
-from qa4re.backends.base import Backend, Capability, GenerateRequest, OptionScores, ScoreRequest
+from qa4re.backends.base import Backend, Capability, GenerateRequest, OptionScores
 from qa4re.errors import BackendError, ConfigError
 from qa4re.extract.builder import PreparedPrompt, PromptBuilder, prompt_sha256
 from qa4re.extract.config import ExtractorConfig, Scoring
 from qa4re.extract.debiasers import debiaser_class
 from qa4re.extract.debiasers.base import ByPosition, Debiaser, Plan
 from qa4re.extract.selectors import selector_class
-from qa4re.extract.selectors.base import Selector
+from qa4re.extract.selectors.base import Round, Selector
 from qa4re.prompts.decode import position_probabilities
 from qa4re.schemas.model import RelationSchema
 from qa4re.types import AnswerSource, ErrorKind, ErrorRecord, Item, Output, Prediction, RelationInstance
@@ -81,7 +81,7 @@ class Extractor:
             return []
         try:
             if self.config.scoring is Scoring.LOGPROBS and SCORES & self.backend.capabilities:
-                return self.selector.select(pending, self)
+                return self.selector.select(pending, self._round())
             # Generation: asked for, or the only way a backend without log-probabilities answers.
             scoring = AnswerSource.GENERATE if self.config.scoring is Scoring.GENERATE else AnswerSource.TEXT
             requests = [GenerateRequest(p.prompt.text, self.method.max_new_tokens, ("\n",), self.config.system) for p in pending]
@@ -95,20 +95,15 @@ class Extractor:
 
     # -- the Round a selector works through -------------------------------------------------
 
-    @property
-    def size(self) -> int | None:
-        """The most options per prompt: ``max_options``, else what the backend can tell apart by letter (letter methods only)."""
-        if self.config.max_options:
-            return self.config.max_options
-        return self.backend.max_letter_options if self.method.letters else None
+    def _round(self) -> Round:
+        # The most options per prompt: max_options, else what the backend can tell apart by letter (letter methods only).
+        size = self.config.max_options or (self.backend.max_letter_options if self.method.letters else None)
+        return Round(self.config, self.schema, size, self._ask, self._narrowed, self.backend.score_options)
 
-    def narrowed(self, prompt: PreparedPrompt, among: tuple[str, ...]) -> PreparedPrompt:
+    def _narrowed(self, prompt: PreparedPrompt, among: tuple[str, ...]) -> PreparedPrompt:
         return self.prompts.variant(prompt, among=among)
 
-    def score(self, requests: Sequence[ScoreRequest]) -> list[OptionScores]:
-        return self.backend.score_options(requests)
-
-    def ask(self, pending: Sequence[PreparedPrompt]) -> list[Output]:
+    def _ask(self, pending: Sequence[PreparedPrompt]) -> list[Output]:
         """Score every planned prompt in one backend call, then debias and decide per instance."""
         plans = self.debiaser.plan(pending, self.prompts.variant)
         prompts = [q for plan in plans for q in plan.rotations.values()]
