@@ -340,7 +340,7 @@ def prompt_command(
 ) -> None:
     """Print the exact prompt of one example (and its answer map on stderr)."""
     config = extractor_config
-    relation_schema = dataset_schema(dataset, schema, templates)
+    relation_schema = dataset_schema(dataset, schema, templates, data, split)
     path = dataset_file(dataset, data, split)
     item = next(sampled(read_dataset(dataset, path, OnError.STOP, split), {index}), None)
     if not isinstance(item, RelationInstance):

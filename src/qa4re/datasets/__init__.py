@@ -24,6 +24,9 @@ DATASETS: Registry[Dataset] = Registry(
         "redocred": "qa4re.datasets.redocred:REDOCRED",
         "redocred-evidence": "qa4re.datasets.redocred:REDOCRED_EVIDENCE",
         "webred": "qa4re.datasets.webred:WEBRED",
+        "fewrel-unseen-5": "qa4re.datasets.fewrel:FEWREL_UNSEEN_5",
+        "fewrel-unseen-10": "qa4re.datasets.fewrel:FEWREL_UNSEEN_10",
+        "fewrel-unseen-15": "qa4re.datasets.fewrel:FEWREL_UNSEEN_15",
         "jsonl": "qa4re.datasets.jsonl:JSONL",
     },
 )

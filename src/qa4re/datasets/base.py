@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qa4re.errors import DataError
+from qa4re.schemas.model import RelationSchema
 from qa4re.types import Entity, ErrorRecord, Item, RelationInstance
 
 
@@ -44,6 +45,7 @@ class Dataset:
     schema: str | None = None  # the built-in schema of its relations (None: the run names one)
     split_files: Callable[[str], tuple[str, ...]] = split_json  # a split's file names inside a dataset folder
     official_scorer: bool = False  # SemEval-2010 Task 8's official macro-F1 (9 relations, direction ignored) is reported too
+    schema_for: Callable[[Path, str, str | None], RelationSchema] | None = None  # (file, split, template set) -> the schema its data defines
 
     def file(self, data: Path, split: str) -> Path:
         """The file of ``split``: ``data`` itself when it is a file, else the split's file inside it."""
@@ -66,12 +68,15 @@ class RecordParser:
     record: Any
     source: str
     line: int
+    identifier: str | None = None  # the record's id where the record itself carries none
 
     def __call__(self) -> RelationInstance:
         return self.parse(self.record, self.source, self.line)
 
     @property
     def record_id(self) -> str | None:
+        if self.identifier is not None:
+            return self.identifier
         return str(self.record["id"]) if isinstance(self.record, dict) and self.record.get("id") is not None else None
 
 
@@ -99,11 +104,11 @@ def require(record: dict[str, Any], key: str, kind: type | tuple[type, ...], pat
     return value
 
 
-def token_sentence(record: dict[str, Any], key: str, path: str, line: int) -> tuple[list[str], str, list[int]]:
+def token_sentence(record: dict[str, Any], key: str, path: str, line: int | None, prefix: str = "") -> tuple[list[str], str, list[int]]:
     """The tokens under ``key``, the sentence (space-joined tokens) and each token's character start."""
-    tokens = require(record, key, list, path, line)
+    tokens = require(record, key, list, path, line, prefix)
     if not tokens or not all(isinstance(t, str) for t in tokens):
-        raise DataError(path, line, key, "expected a non-empty list of strings")
+        raise DataError(path, line, f"{prefix}{key}", "expected a non-empty list of strings")
     starts, position = [], 0
     for token in tokens:
         starts.append(position)

@@ -72,6 +72,29 @@ def per_relation(pairs: PairCounts) -> dict[str, PRF]:
     return {label: _prf(correct[label], predicted[label], gold[label]) for label in sorted(set(gold) | set(predicted))}
 
 
+class MacroScore(TypedDict):
+    """Closed-set scores over a fixed relation list (fractions in [0, 1]), the zero-shot benchmarks' two conventions."""
+
+    macro_precision: float  # mean over the relations of each one's precision (0 where never predicted)
+    macro_recall: float
+    macro_f1: float  # harmonic mean of macro precision and macro recall (ZS-BERT, RE-Matching)
+    mean_f1: float  # mean of the per-relation F1 values (GLiREL)
+
+
+def macro_scores(pairs: PairCounts, relations: Iterable[str]) -> MacroScore:
+    """Macro P/R/F1 over ``relations`` (each counts once, whether or not it was predicted)."""
+    scores = [_prf(sum(n for (g, p), n in pairs.items() if g == r and p == r), sum(n for (_, p), n in pairs.items() if p == r),
+                   sum(n for (g, _), n in pairs.items() if g == r)) for r in relations]  # fmt: skip
+    count = len(scores) or 1
+    precision, recall = sum(s["precision"] for s in scores) / count, sum(s["recall"] for s in scores) / count
+    return {
+        "macro_precision": precision,
+        "macro_recall": recall,
+        "macro_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "mean_f1": sum(s["f1"] for s in scores) / count,
+    }
+
+
 def confusion_matrix(pairs: PairCounts) -> dict[str, dict[str, int]]:
     """``matrix[gold][prediction]`` counts; a missing prediction is the column ``"(none)"``."""
     matrix: dict[str, dict[str, int]] = {}

@@ -5,22 +5,36 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qa4re.evaluation.metrics import PairCounts, accuracy, confusion_matrix, micro_prf, per_relation, semeval_official
+from qa4re.evaluation.metrics import PairCounts, accuracy, confusion_matrix, macro_scores, micro_prf, per_relation, semeval_official
 from qa4re.evaluation.results import EvaluationResult, Metrics
+from qa4re.evaluation.stats import bootstrap_pair_intervals
 from qa4re.schemas.model import RelationSchema
 
 
 def compute_metrics(
     pairs: PairCounts, schema: RelationSchema, *, n_examples: int, n_errors: int, semeval: bool, n_fallback: int = 0, n_rule: int = 0
 ) -> Metrics:
-    """All metrics of one run. ``pairs`` counts (gold, prediction) over the examples whose gold is known."""
+    """All metrics of one run. ``pairs`` counts (gold, prediction) over the examples whose gold is known.
+
+    A closed-set schema (no NA option) adds macro P/R/F1 over its relations, with bootstrap intervals.
+    """
     micro = micro_prf(pairs, schema.na_relation)
+    relations = schema.positive_relations
+    closed = not schema.offers_na
+    macro = macro_scores(pairs, relations) if closed else None
+    intervals = bootstrap_pair_intervals(pairs, lambda p: _closed_set_values(p, relations)) if closed else None
     return Metrics(
         micro_precision=micro["precision"], micro_recall=micro["recall"], micro_f1=micro["f1"], accuracy=accuracy(pairs), n_examples=n_examples,
         n_errors=n_errors, n_scored=sum(n for (_, p), n in pairs.items() if p is not None), na_relation=schema.na_relation,
         per_relation=per_relation(pairs), confusion_matrix=confusion_matrix(pairs), semeval_official=semeval_official(pairs) if semeval else None,
-        n_fallback=n_fallback, n_rule=n_rule,
+        n_fallback=n_fallback, n_rule=n_rule, macro=macro, macro_ci95=intervals,
     )  # fmt: skip
+
+
+def _closed_set_values(pairs: PairCounts, relations: tuple[str, ...]) -> dict[str, float]:
+    m = macro_scores(pairs, relations)
+    return {"macro_precision": m["macro_precision"], "macro_recall": m["macro_recall"], "macro_f1": m["macro_f1"], "mean_f1": m["mean_f1"],
+            "accuracy": accuracy(pairs)}  # fmt: skip
 
 
 def headline_rows(result: EvaluationResult) -> list[tuple[str, str]]:
@@ -34,6 +48,14 @@ def headline_rows(result: EvaluationResult) -> list[tuple[str, str]]:
     ]
     if m.semeval_official is not None:
         rows.append(("SemEval official macro-F1", f"{100 * m.semeval_official['macro_f1']:.2f}"))
+    if m.macro is not None:
+        ci = m.macro_ci95 or {}
+        named = {"macro_precision": "macro P", "macro_recall": "macro R", "macro_f1": "macro F1 (harmonic of P, R)", "mean_f1": "macro F1 (mean per relation)"}
+        for key, name in named.items():
+            low, high = ci.get(key, (float("nan"), float("nan")))
+            rows.append((f"{name} [95% CI]", f"{100 * m.macro[key]:.2f} [{100 * low:.2f}, {100 * high:.2f}]"))  # type: ignore[literal-required]
+        low, high = ci.get("accuracy", (float("nan"), float("nan")))
+        rows.append(("accuracy [95% CI]", f"{100 * m.accuracy:.2f} [{100 * low:.2f}, {100 * high:.2f}]"))
     rows += [("examples", str(m.n_examples)), ("errors", str(m.n_errors))]
     if m.n_fallback:
         rows.append(("offered every relation (type pair unknown)", str(m.n_fallback)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from qa4re.evaluation.metrics import PRF, SemEvalScore
+from qa4re.evaluation.metrics import PRF, MacroScore, SemEvalScore
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,13 @@ class Metrics:
     semeval_official: SemEvalScore | None = None  # SemEval-2010 Task 8 only
     n_fallback: int = 0  # examples whose type pair the constraints lack, offered every relation
     n_rule: int = 0  # examples decided without a model call (NA for an unknown type pair)
+    macro: MacroScore | None = None  # closed-set schemas (no NA option): macro P/R/F1 over the relations
+    macro_ci95: dict[str, tuple[float, float]] | None = None  # bootstrap intervals of ``macro``'s values and accuracy
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {k: v for k, v in asdict(self).items() if k not in ("semeval_official", "per_relation", "confusion_matrix")}
+        if self.macro_ci95 is not None:
+            data["macro_ci95"] = {k: list(v) for k, v in self.macro_ci95.items()}
         if self.semeval_official is not None:
             official = self.semeval_official
             data |= {"semeval_official_macro_f1": official["macro_f1"], "semeval_official_macro_precision": official["macro_precision"],

@@ -62,9 +62,12 @@ def runs_on(method: str, model: str) -> bool:
     return bool(method_class(method).needs & backend_class(model).capabilities)
 
 
-def dataset_schema(dataset: str, schema: str | None, templates: str | None) -> RelationSchema:
-    """The schema of a run: ``schema`` if given, else the dataset's built-in schema."""
-    name = schema or get_dataset(dataset).schema
+def dataset_schema(dataset: str, schema: str | None, templates: str | None, data: Path | None = None, split: str = "test") -> RelationSchema:
+    """The schema of a run: ``schema`` if given, else the one the dataset's files define, else its built-in schema."""
+    known = get_dataset(dataset)
+    if schema is None and known.schema_for is not None and data is not None:
+        return known.schema_for(known.file(data, split), split, templates)
+    name = schema or known.schema
     if name is None:
         raise ConfigError(f"--schema is required for --dataset {dataset}")
     return load_schema(name, templates)
@@ -123,7 +126,7 @@ def evaluate(
     """
     if backend is None and not runs_on(settings.config.method, settings.model.model):
         raise ConfigError("--method nli needs an NLI model (--model nli:FOLDER_OR_HUB_ID), and an nli: model runs only --method nli")
-    schema = dataset_schema(settings.dataset, settings.schema, settings.templates)
+    schema = dataset_schema(settings.dataset, settings.schema, settings.templates, settings.data, settings.split)
     path = dataset_file(settings.dataset, settings.data, settings.split)
     total = counted(read_dataset(settings.dataset, path, settings.on_error, settings.split))
     positions = sample_positions(total, settings.limit, settings.config.seed if settings.sample_seed is None else settings.sample_seed)

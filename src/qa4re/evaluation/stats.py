@@ -8,10 +8,11 @@ the mean micro-F1 over the runs, and resampling picks the same examples in every
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from qa4re.evaluation.metrics import micro_prf, pair_counts
+from qa4re.evaluation.metrics import PairCounts, micro_prf, pair_counts
 
 Predictions = Sequence[str | None]
 
@@ -40,6 +41,26 @@ def bootstrap_mean_f1_interval(
     rng = random.Random(seed)
     n = len(golds)
     return _percentiles([_mean_f1(golds, runs, na, [rng.randrange(n) for _ in range(n)]) for _ in range(samples)], level)
+
+
+def bootstrap_pair_intervals(
+    pairs: PairCounts, statistic: Callable[[PairCounts], Mapping[str, float]], *, samples: int = 1000, level: float = 0.95, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap interval of each value ``statistic`` computes from (gold, prediction) counts, examples resampled."""
+    kinds = sorted(pairs, key=lambda pair: (pair[0], pair[1] or ""))
+    n = sum(pairs[k] for k in kinds)
+    if not n:
+        return {}
+    rng, cumulative, total = random.Random(seed), [], 0
+    for kind in kinds:
+        total += pairs[kind]
+        cumulative.append(total)
+    values: dict[str, list[float]] = {}
+    for _ in range(samples):
+        drawn = Counter(rng.choices(range(len(kinds)), cum_weights=cumulative, k=n))
+        for name, value in statistic({kinds[i]: c for i, c in drawn.items()}).items():
+            values.setdefault(name, []).append(value)
+    return {name: _percentiles(v, level) for name, v in values.items()}
 
 
 def bootstrap_f1_interval(

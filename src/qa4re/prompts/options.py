@@ -53,12 +53,19 @@ class OptionOrder:
 PAPER_ORDER = OptionOrder()
 
 
-def ordered_relations(candidates: Sequence[str], na_relation: str, order: OptionOrder = PAPER_ORDER) -> list[str]:
-    """The relations of the options, in option order."""
+def ordered_relations(candidates: Sequence[str], na_relation: str | None, order: OptionOrder = PAPER_ORDER) -> list[str]:
+    """The relations of the options, in option order (``na_relation`` None: no NA option, a closed set)."""
     relations = [r for r in candidates if r != na_relation]
     if order.shuffle_key is not None:
         random.Random(order.shuffle_key).shuffle(relations)
+    if na_relation is None:
+        return relations
     return [na_relation, *relations] if order.na_first else [*relations, na_relation]
+
+
+def offered_na(schema: RelationSchema) -> str | None:
+    """The schema's NA relation where its options offer it (None for a closed-set schema)."""
+    return schema.na_relation if schema.offers_na else None
 
 
 def rotated(items: Sequence[T], rotation: int) -> list[T]:
@@ -74,14 +81,14 @@ def qa_options(schema: RelationSchema, candidates: Sequence[str], subj: str, obj
 
     A relation with several templates owns several letters.
     """
-    relations = ordered_relations(candidates, schema.na_relation, order)
+    relations = ordered_relations(candidates, offered_na(schema), order)
     statements = [(r, fill_template(t, mention(subj), mention(obj))) for r in relations for t in schema.templates[r]]
     return tuple(Option(option_letter(i), relation, statement) for i, (relation, statement) in enumerate(rotated(statements, order.rotation)))
 
 
 def summary_options(schema: RelationSchema, candidates: Sequence[str], subj: str, obj: str, order: OptionOrder = PAPER_ORDER) -> tuple[Option, ...]:
     """SuRE's answers: each candidate's filled templates (plain mentions), NA included; the answer is the statement itself."""
-    relations = ordered_relations(candidates, schema.na_relation, order)
+    relations = ordered_relations(candidates, offered_na(schema), order)
     statements: dict[str, str] = {}
     for relation in relations:
         for template in schema.templates[relation]:
@@ -91,7 +98,7 @@ def summary_options(schema: RelationSchema, candidates: Sequence[str], subj: str
 
 def label_options(schema: RelationSchema, candidates: Sequence[str], order: OptionOrder = PAPER_ORDER) -> tuple[Option, ...]:
     """Vanilla options: the answer is the raw label itself; the statement explains it."""
-    relations = rotated(ordered_relations(candidates, schema.na_relation, order), order.rotation)
+    relations = rotated(ordered_relations(candidates, offered_na(schema), order), order.rotation)
     return tuple(
         Option(relation, relation, " OR ".join(fill_template(t, "Entity 1", "Entity 2") for t in schema.templates[relation])) for relation in relations
     )

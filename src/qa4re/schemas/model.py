@@ -58,6 +58,8 @@ class RelationSchema:
         symmetric: relations that hold both ways (``spouse``): one triple per unordered pair.
         inverses: relation -> its inverse, both ways (``parent of`` <-> ``child of``): ``A r B`` and
             ``B inverse(r) A`` are one fact, reported once.
+        offers_na: False for a closed-set protocol (FewRel's unseen relations): the NA option is
+            never offered, every answer is one of the candidates.
     """
 
     name: str
@@ -68,6 +70,7 @@ class RelationSchema:
     template_set: str
     symmetric: frozenset[str] = frozenset()
     inverses: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    offers_na: bool = True
 
     @property
     def positive_relations(self) -> tuple[str, ...]:
