@@ -146,3 +146,65 @@ def test_every_objective_trains_a_step(tmp_path: Path, objective: str) -> None:
 def test_a_directory_given_as_items_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = qa4re("tune", "--items", f"binding:{tmp_path}", "--output", tmp_path / "o", check=False)
     assert result.returncode == 2 and result.stderr.strip() == f"error: {tmp_path}: is a directory, not an input file"
+
+
+def fewrel_folder(root: Path) -> Path:
+    """A FewRel-shaped folder whose unseen test relations are 'place of birth' and 'spouse'."""
+    folder = root / "fewrel"
+    (folder / "splits").mkdir(parents=True)
+    sentence = {"tokens": ["Oslo", "is", "in", "Norway", "."], "h": ["oslo", "Q1", [[0]]], "t": ["norway", "Q2", [[3]]]}
+    (folder / "val_wiki.json").write_text(json.dumps({"P19": [sentence], "P26": [sentence]}))
+    names = {"P19": ["place of birth", "..."], "P26": ["spouse", "husband or wife"]}
+    (folder / "pid2name.json").write_text(json.dumps(names))
+    (folder / "splits" / "fewrel_rel2id_5_ori.json").write_text(json.dumps({"train": {}, "eval": {}, "test": {"P19": 0, "P26": 1}}))
+    (folder / "zett_templates.tsv").write_text("P26\tspouse\t[X] is married to [Y] .\n")
+    return folder
+
+
+def test_qa4re_items_are_the_faithful_prompts_and_leave_out_the_excluded_relations_and_their_inverses(tmp_path: Path) -> None:
+    from qa4re.datasets import read_dataset
+    from qa4re.extract.builder import PreparedPrompt, PromptBuilder
+    from qa4re.extract.config import ExtractorConfig, UnknownTypePair
+    from qa4re.schemas.loader import load_schema
+    from qa4re.tuning.exposure import excluded_relations
+    from qa4re.tuning.items import SourceSpec, read_items
+
+    data = Path(__file__).parent / "fixtures" / "redocred_small.jsonl"
+    spec = SourceSpec.parse(f"qa4re:redocred:test:{data}")
+    (items,), errors = read_items([spec], "train")
+    builder = PromptBuilder(load_schema("redocred"), ExtractorConfig(unknown_type_pair=UnknownTypePair.NA))
+    instances = {f"redocred:{i.id}": i for i in read_dataset("redocred", data)}
+    assert len(items) >= 5 and not errors
+    for item in items:
+        prepared = builder.prepare(instances[item.id])
+        assert isinstance(prepared, PreparedPrompt) and item.prompt == prepared.prompt.text  # what qa4re evaluate asks, byte for byte
+        assert prepared.prompt.options[item.answer].relation == instances[item.id].relation
+    excluded = excluded_relations([f"fewrel-unseen-5:{fewrel_folder(tmp_path)}"])
+    (kept,), _ = read_items([spec], "train", frozenset().union(*excluded.values()))
+    blind = {"place of birth", "spouse"}
+    assert blind <= set().union(*excluded.values()) and any("place of birth" in i.relations for i in items)
+    assert all(not set(i.relations) & blind and not any("was born in" in o for o in i.options) for i in kept)
+    assert len(kept) == len(items) - 1  # the one pair whose gold relation is excluded
+
+
+def test_a_run_whose_items_show_an_evaluated_relation_is_refused_in_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "items.jsonl"
+    record = {"id": "r1", "question": "Anna and Oslo?", "options": ["Anna was born in Oslo", "no relation"], "answer": 0, "relations": ["place of birth"]}
+    data.write_text(json.dumps(record) + "\n")
+    result = qa4re("tune", "--items", data, "--output", tmp_path / "out", "--exclude-relations-of", f"fewrel-unseen-5:{fewrel_folder(tmp_path)}", check=False)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "relation 'place of birth' of fewrel-unseen-5:" in result.stderr and "item r1" in result.stderr
+    assert not (tmp_path / "out" / "checkpoint").exists()
+
+
+def test_tuning_on_qa4re_items_records_the_relations_it_saw_and_kept_out(tmp_path: Path) -> None:
+    data = Path(__file__).parent / "fixtures" / "redocred_small.jsonl"
+    heldout = items_file(tmp_path / "mc.jsonl")
+    out = tmp_path / "adapter"
+    blind = f"fewrel-unseen-5:{fewrel_folder(tmp_path)}"
+    qa4re("tune", "--items", f"qa4re:redocred:test:{data}", "--heldout", heldout, "--output", out, "--steps", "2", "--batch-size", "2",
+          "--checkpoint-every", "2", "--eval-items", "2", "--max-tokens", "512", "--exclude-relations-of", blind)  # fmt: skip
+    card = json.loads((out / "card.json").read_text())
+    assert "date of birth" in card["relations"]["relations"] and "place of birth" not in card["relations"]["relations"]
+    assert list(card["relations"]["excluded"]) == [f"fewrel-unseen-5:{tmp_path / 'fewrel'}"] and card["report"]["items"] == 4
+    assert "Relations seen in tuning" in (out / "README.md").read_text()

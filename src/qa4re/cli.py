@@ -404,17 +404,24 @@ def tune_command(
     tune_settings: TuneSettings,
     items: Annotated[
         list[str],
-        typer.Option("--items", help="Training items: a JSON-lines file, or SOURCE:SPEC (mcqa:FILE, binding:FILE); repeat to mix sources."),
+        typer.Option(
+            "--items", help="Training items: a JSON-lines file, or SOURCE:SPEC (mcqa:FILE, binding:FILE, qa4re:DATASET:SPLIT:PATH); repeat to mix sources."
+        ),
     ],
     output: Annotated[Path, typer.Option(help="Folder for the adapter (or model), card.json, README.md and the checkpoint.")],
     heldout: Annotated[Optional[str], typer.Option(help="Held-out items (split heldout; default: the first --items source's).")] = None,  # noqa: UP045
+    exclude_relations_of: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(help="DATASET:PATH[:SPLIT] (default split test) whose relations and their inverses the run must not see; repeatable."),
+    ] = None,
 ) -> None:
     """Tune a model to answer multiple-choice questions by letter (LoRA by default); rerun the same command to resume."""
     from qa4re.tuning.trainer import tune
 
     sources = [SourceSpec.parse(text) for text in items]  # each source refuses a missing file itself, before any model loads
     held = SourceSpec.parse(heldout) if heldout else None
-    report = tune(tune_settings, sources, output, held, log=lambda line: console.print(line, markup=False, soft_wrap=True))
+    log = lambda line: console.print(line, markup=False, soft_wrap=True)  # noqa: E731
+    report = tune(tune_settings, sources, output, held, log=log, exclude=exclude_relations_of or ())
     console.print(f"{report.steps} steps, {report.items} items in {report.seconds / 60:.1f} min; wrote {output} (card.json, README.md)", markup=False)
 
 

@@ -23,7 +23,7 @@ DATA_LICENCES = (
 
 def write_card(
     output: Path, key: str, settings: TuneSettings, sources: Sequence[str], digest: str, base_fingerprint: str,
-    report: Any, n_train: int, n_errors: int, heldout: str, n_heldout: int,
+    report: Any, n_train: int, n_errors: int, heldout: str, n_heldout: int, exposure: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     import peft
     import torch
@@ -36,6 +36,7 @@ def write_card(
         "base_fingerprint": base_fingerprint,
         "weights_sha256": weights_digest(output),
         "data": {"sources": list(sources), "train_items": n_train, "bad_records": n_errors, "sha256": digest, "licences": list(DATA_LICENCES)},
+        "relations": exposure or {"relations": [], "excluded": {}},  # relations the items showed, and the evaluation splits kept out
         "heldout": {"source": heldout, "split": "heldout", "items": n_heldout, "wording": "the held-out instruction (never trained on)"},
         "settings": asdict(settings),
         "report": asdict(report),
@@ -53,6 +54,8 @@ def write_card(
         f"- Data: {', '.join(sources)} (split train, {n_train} items, {n_errors} bad records, sha256 `{digest[:16]}`); "
         "no relation-extraction data unless a source above is one",
         f"- Held-out: {n_heldout} items of {heldout} (split heldout), asked in a wording never trained on",
+        f"- Relations seen in tuning: {len((exposure or {}).get('relations', []))} (listed in card.json)"
+        + "".join(f"; kept out: the relations of {ref} and their inverses" for ref in (exposure or {}).get("excluded", {})),
         f"- Seed {settings.seed}, learning rate {settings.learning_rate:g}, dtype {settings.dtype}",
         "",
         "| step | items | own options | chance | top letter | padded | chance | top letter |",

@@ -8,8 +8,11 @@ Sources are registered by name (``qa4re.item_sources`` entry points add more)::
     [project.entry-points."qa4re.item_sources"]
     my-items = "my_package.items:read_my_items"
 
-A source is a callable ``(spec, split) -> Iterator[MCItem | ErrorRecord]``; ``split`` is
-``train`` for training and ``heldout`` for the held-out measurement.
+A source is a callable ``(spec, split, exclude) -> Iterator[MCItem | ErrorRecord]``; ``split`` is
+``train`` for training and ``heldout`` for the held-out measurement; ``exclude`` names relations
+the run must not see (``--exclude-relations-of``): a source of relation items leaves them out of
+its options, and says which relations each item shows in ``MCItem.relations`` (a run refuses an
+item that shows an excluded one, whichever source made it).
 """
 
 from __future__ import annotations
@@ -35,9 +38,11 @@ class MCItem:
     options: tuple[str, ...]
     answer: int
     source: str = ""
+    relations: tuple[str, ...] = ()  # the relations the item's options express (relation items only)
+    prompt: str | None = None  # a prompt already rendered with these options lettered in order (QA4RE-format items): shown as it is
 
 
-ItemSource = Callable[[str, str], Iterator["MCItem | ErrorRecord"]]
+ItemSource = Callable[[str, str, frozenset[str]], Iterator["MCItem | ErrorRecord"]]
 
 ITEM_SOURCES: Registry[ItemSource] = Registry(
     "item source",
@@ -45,6 +50,7 @@ ITEM_SOURCES: Registry[ItemSource] = Registry(
     {
         "mcqa": "qa4re.tuning.sources.mcqa:read_mcqa",
         "binding": "qa4re.tuning.sources.binding:read_binding",
+        "qa4re": "qa4re.tuning.sources.qa4re:read_qa4re",
     },
 )
 
@@ -68,13 +74,13 @@ class SourceSpec:
         return f"{self.name}:{self.spec}"
 
 
-def read_items(specs: Sequence[SourceSpec], split: str) -> tuple[list[list[MCItem]], list[ErrorRecord]]:
+def read_items(specs: Sequence[SourceSpec], split: str, exclude: frozenset[str] = frozenset()) -> tuple[list[list[MCItem]], list[ErrorRecord]]:
     """The items of each source (one list per source, in file order) and every bad record."""
     per_source: list[list[MCItem]] = []
     errors: list[ErrorRecord] = []
     for spec in specs:
         items: list[MCItem] = []
-        for record in ITEM_SOURCES.get(spec.name)(spec.spec, split):
+        for record in ITEM_SOURCES.get(spec.name)(spec.spec, split, exclude):
             (items if isinstance(record, MCItem) else errors).append(record)  # type: ignore[arg-type]
         per_source.append(items)
     return per_source, errors
@@ -98,15 +104,19 @@ def item_from_record(record: Any, path: str, line: int) -> MCItem:
         raise DataError(path, line, "answer", "missing" if answer is None else f"expected an option index (int), got {answer!r}")
     if not 0 <= answer < len(options):
         raise DataError(path, line, "answer", f"{answer} is out of range for {len(options)} options")
+    relations = record.get("relations", [])
+    if not isinstance(relations, list) or not all(isinstance(r, str) for r in relations):
+        raise DataError(path, line, "relations", "expected a list of relation names")
     identifier = record.get("id", f"{Path(path).name}:{line}")
-    return MCItem(str(identifier), question.strip(), tuple(o.strip() for o in options), answer, str(record.get("source", "")))
+    return MCItem(str(identifier), question.strip(), tuple(o.strip() for o in options), answer, str(record.get("source", "")), tuple(relations))
 
 
 def items_digest(items: Iterable[MCItem]) -> str:
     """SHA-256 of the items' content, in order: what the card records as the data a run saw."""
     digest = hashlib.sha256()
     for item in items:
-        digest.update(repr((item.id, item.question, item.options, item.answer)).encode("utf-8"))
+        extra = (item.relations, item.prompt) if item.relations or item.prompt is not None else ()  # older items hash as before
+        digest.update(repr((item.id, item.question, item.options, item.answer, *extra)).encode("utf-8"))
     return digest.hexdigest()
 
 

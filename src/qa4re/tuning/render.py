@@ -55,6 +55,12 @@ def render(item_id: str, question: str, texts: Sequence[str], gold: int, templat
     return RenderedItem(item_id, template.substitute(question=question, options=lines), letters, tuple(texts), gold)
 
 
+def render_fixed(item: MCItem) -> RenderedItem:
+    """An item whose prompt is already rendered (its options lettered A, B, ... in their order): as it is."""
+    assert item.prompt is not None
+    return RenderedItem(item.id, item.prompt, tuple(option_letter(i) for i in range(len(item.options))), item.options, item.answer)
+
+
 def arrange(item: MCItem, count: int, position: int, distractors: Sequence[str], rng: random.Random) -> tuple[list[str], int]:
     """``count`` option texts with the item's answer at ``position``: its wrong options (some dropped
     when there are too many) and then ``distractors``, in a random order around the answer."""

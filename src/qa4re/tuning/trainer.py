@@ -23,10 +23,11 @@ from qa4re.backends.device import device_kind, resolve_device
 from qa4re.backends.embedded import resolve_model
 from qa4re.errors import ConfigError
 from qa4re.fields import declared
+from qa4re.tuning.exposure import excluded_relations, refuse_exposed
 from qa4re.tuning.heldout import HeldoutFigures, heldout_sets, measure
 from qa4re.tuning.items import MCItem, SourceSpec, items_digest, read_items, require_items
 from qa4re.tuning.objectives.base import OBJECTIVES, Example
-from qa4re.tuning.render import draw, instructions
+from qa4re.tuning.render import draw, instructions, render_fixed
 from qa4re.tuning.settings import TuneSettings
 
 POOL_MAX_CHARS = 200  # distractor texts longer than this are not drawn (a long passage would crowd the prompt)
@@ -53,7 +54,7 @@ class ItemStream:
         self.settings = settings
         self.per_source = [list(s) for s in per_source if s]
         self.count = sum(len(s) for s in self.per_source)
-        self.pool = sorted({t for s in self.per_source for i in s for t in i.options if len(t) <= POOL_MAX_CHARS})
+        self.pool = sorted({t for s in self.per_source for i in s if i.prompt is None for t in i.options if len(t) <= POOL_MAX_CHARS})
         self._epochs: dict[int, list[MCItem]] = {}
 
     def _epoch(self, epoch: int) -> list[MCItem]:
@@ -78,6 +79,9 @@ class ItemStream:
         """Example ``k``; fewer options when the prompt is longer than ``max_tokens``; None when even the fewest are too long."""
         s = self.settings
         item, rng = self.item(k), random.Random(f"{s.seed}:item:{k}")
+        if item.prompt is not None:  # a prompt already rendered (QA4RE-format items): shown as it is
+            fixed: Example = objective.example(render_fixed(item), encoder)
+            return fixed if len(fixed.input_ids) <= s.max_tokens else None
         template = rng.choice(instructions().train)
         most = s.max_options
         while True:
@@ -194,16 +198,20 @@ def tune(
     output: Path,
     heldout: SourceSpec | None = None,
     log: Callable[[str], None] = print,
+    exclude: Sequence[str] = (),
 ) -> TuneReport:
     """Tune ``settings.model`` on the ``train`` items of ``sources``; the adapter (or model) and its card go to ``output``.
 
     A checkpoint in ``output`` made with the same settings, data and base model is resumed from.
     Held-out items (``heldout``, default: the first source's ``heldout`` split) are measured at each checkpoint.
+    ``exclude`` names evaluation splits (``DATASET:PATH[:SPLIT]``) whose relations and their inverses
+    the run must not see: relation sources leave them out, and an item that still shows one is refused.
     """
     import torch
 
+    excluded = excluded_relations(exclude)
     output.mkdir(parents=True, exist_ok=True)
-    per_source, errors = read_items(sources, "train")
+    per_source, errors = read_items(sources, "train", frozenset().union(*excluded.values()))
     with (output / "errors.jsonl").open("w", encoding="utf-8") as handle:
         for error in errors:
             handle.write(json.dumps(asdict(error)) + "\n")
@@ -213,6 +221,8 @@ def tune(
         log(f"skipped {len(errors)} bad records in all (each in {output / 'errors.jsonl'})")
     train = [i for s in per_source for i in s]
     require_items(train, "training")
+    refuse_exposed(train, excluded)
+    exposure = {"relations": sorted({r for i in train for r in i.relations}), "excluded": {ref: sorted(r) for ref, r in excluded.items()}}
     held_spec = heldout or sources[0]
     held_items = read_items([held_spec], "heldout")[0][0] if settings.eval_items else []
     held_own, held_padded = heldout_sets(held_items, settings.eval_items, settings.eval_options, settings.seed)
@@ -291,7 +301,7 @@ def tune(
             log(f"step {report.steps}/{settings.steps}  loss {sum(recent) / len(recent):.4f}  {rate:.2f} items/s  about {left / 60:.1f} min left")
         if report.steps % settings.checkpoint_every == 0 or report.steps == settings.steps:
             checkpoint()
-    _finish(output, model, backend, settings, key, sources, digest, backend.fingerprint, report, len(train), len(errors), held_spec, len(held_own))
+    _finish(output, model, backend, settings, key, sources, digest, backend.fingerprint, report, len(train), len(errors), held_spec, len(held_own), exposure)
     return report
 
 
@@ -304,9 +314,9 @@ def _save_weights(folder: Path, model: Any, backend: Any, settings: TuneSettings
 
 def _finish(
     output: Path, model: Any, backend: Any, settings: TuneSettings, key: str, sources: Sequence[SourceSpec], digest: str,
-    base_fingerprint: str, report: TuneReport, n_train: int, n_errors: int, held_spec: SourceSpec, n_held: int,
+    base_fingerprint: str, report: TuneReport, n_train: int, n_errors: int, held_spec: SourceSpec, n_held: int, exposure: dict[str, Any],
 ) -> None:  # fmt: skip
     from qa4re.tuning.card import write_card
 
     _save_weights(output, model, backend, settings)
-    write_card(output, key, settings, [str(s) for s in sources], digest, base_fingerprint, report, n_train, n_errors, str(held_spec), n_held)
+    write_card(output, key, settings, [str(s) for s in sources], digest, base_fingerprint, report, n_train, n_errors, str(held_spec), n_held, exposure)

@@ -18,7 +18,7 @@ from qa4re.types import ErrorRecord
 MAX_CHARS = 80  # short texts: the quoted one must be read, not skimmed
 
 
-def read_binding(spec: str, split: str) -> Iterator[MCItem | ErrorRecord]:
+def read_binding(spec: str, split: str, exclude: frozenset[str] = frozenset()) -> Iterator[MCItem | ErrorRecord]:
     """One binding item per usable record of ``spec`` (a multiple-choice JSON-lines file); seeded by the file."""
     texts: list[str] = []
     for record in read_mcqa(spec, split):

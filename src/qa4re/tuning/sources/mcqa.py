@@ -15,7 +15,7 @@ from qa4re.tuning.items import MCItem, item_from_record
 from qa4re.types import ErrorRecord
 
 
-def read_mcqa(spec: str, split: str) -> Iterator[MCItem | ErrorRecord]:
+def read_mcqa(spec: str, split: str, exclude: frozenset[str] = frozenset()) -> Iterator[MCItem | ErrorRecord]:
     """The items of ``split`` in the JSON-lines file ``spec``; a bad line is an error record at its line."""
     path = Path(spec)
     if not path.is_file():
