@@ -208,3 +208,8 @@ def test_tuning_on_qa4re_items_records_the_relations_it_saw_and_kept_out(tmp_pat
     assert "date of birth" in card["relations"]["relations"] and "place of birth" not in card["relations"]["relations"]
     assert list(card["relations"]["excluded"]) == [f"fewrel-unseen-5:{tmp_path / 'fewrel'}"] and card["report"]["items"] == 4
     assert "Relations seen in tuning" in (out / "README.md").read_text()
+    run = qa4re("evaluate", "--dataset", "redocred", "--data", data, "--limit", "2", "--output", tmp_path / "eval", "--cache", tmp_path / "c.sqlite",
+                "--adapter", out)  # fmt: skip
+    exposure = json.loads((tmp_path / "eval" / "metrics.json").read_text())["run"]["tuning_exposure"]
+    assert "date of birth" in exposure["seen"] and "place of birth" not in exposure["seen"] and exposure["relations"] == 96
+    assert "relations seen in tuning" in run.stdout and f"{len(exposure['seen'])} of 96" in run.stdout

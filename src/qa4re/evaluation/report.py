@@ -57,6 +57,9 @@ def headline_rows(result: EvaluationResult) -> list[tuple[str, str]]:
         low, high = ci.get("accuracy", (float("nan"), float("nan")))
         rows.append(("accuracy [95% CI]", f"{100 * m.accuracy:.2f} [{100 * low:.2f}, {100 * high:.2f}]"))
     rows += [("examples", str(m.n_examples)), ("errors", str(m.n_errors))]
+    if (exposure := result.run.tuning_exposure) is not None:
+        listed = f" ({', '.join(exposure['seen'])})" if exposure["seen"] else ""
+        rows.append(("relations seen in tuning", f"{len(exposure['seen'])} of {exposure['relations']}{listed}"))
     if m.n_fallback:
         rows.append(("offered every relation (type pair unknown)", str(m.n_fallback)))
     if m.n_rule:

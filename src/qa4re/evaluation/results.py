@@ -90,11 +90,13 @@ class RunRecord:
     usage: dict[str, Any] | None = None  # tokens a server reported, and their estimated cost
     tokens_per_example: float | None = None  # tokens a local model ran per example, cached or not (None: not counted)
     peak_rss_mib: float | None = None  # peak resident memory during the run (meaningful when model_calls > 0)
+    tuning_exposure: dict[str, Any] | None = None  # a tuned model: which of the schema's relations its tuning items showed (its card)
 
     def to_json(self) -> dict[str, Any]:
         data = {**self.settings, "seconds": self.seconds, "model_calls": self.model_calls, "model_errors": self.model_errors,
                 "prompts_per_example": self.prompts_per_example, "tokens_per_example": self.tokens_per_example,
                 "peak_rss_mib": self.peak_rss_mib}  # fmt: skip
+        data |= {"tuning_exposure": self.tuning_exposure} if self.tuning_exposure is not None else {}
         return data | ({"usage": self.usage} if self.usage is not None else {})
 
 

@@ -73,6 +73,18 @@ def dataset_schema(dataset: str, schema: str | None, templates: str | None, data
     return load_schema(name, templates)
 
 
+def tuning_exposure(model: BackendSettings, schema: RelationSchema) -> dict[str, Any] | None:
+    """For a model qa4re tuned (an adapter, or a tuned model folder, with its card): the schema's relations its items showed."""
+    folder = Path(model.adapter) if model.adapter else Path(model.model)
+    card = folder / "card.json"
+    if not card.is_file():
+        return None
+    data = json.loads(card.read_text(encoding="utf-8"))
+    shown = set((data.get("relations") or {}).get("relations", []))
+    seen = sorted(set(schema.positive_relations) & shown)
+    return {"card": str(card), "seen": seen, "relations": len(schema.positive_relations), "unseen": len(schema.positive_relations) - len(seen)}
+
+
 def counted(items: Iterable[Item]) -> int:
     """Number of items in a stream (reads it once; invalid records stop it by policy)."""
     return sum(1 for _ in items)
@@ -166,6 +178,7 @@ def evaluate(
         prompts_per_example=round(prompts / n_examples, 3) if prompts is not None and n_examples else None,
         usage=None if usage is None else {**asdict(usage), "estimated_cost": estimated_cost(usage, settings.model)},
         tokens_per_example=round(tokens / n_examples, 1) if tokens and n_examples else None, peak_rss_mib=peak_rss_mib(),
+        tuning_exposure=tuning_exposure(settings.model, schema),
     )  # fmt: skip
     metrics = compute_metrics(
         pairs, schema, n_examples=n_examples, n_errors=n_errors, semeval=get_dataset(settings.dataset).official_scorer, n_fallback=n_fallback, n_rule=n_rule
