@@ -85,3 +85,10 @@ def test_a_grids_model_defaults_reach_only_the_models_that_take_them(tmp_path: P
     grid.write_text("dtype: bfloat16\nmodels: [default, 'openai:gpt-4o-mini']\ndatasets: [{dataset: semeval, data: .}]\n")
     local, served = load_experiment(grid).models
     assert (local.backend.dtype, served.backend.dtype) == ("bfloat16", "auto")
+
+
+def test_backend_options_are_refused_by_a_backend_that_declares_none() -> None:
+    from qa4re.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"--backend-options: the transformers backend \(TransformersBackend\) declares no options of its own"):
+        BackendSettings(backend_options="temperature=0.5")

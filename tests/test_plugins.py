@@ -59,27 +59,35 @@ class Flip(Debiaser):
 
 BACKEND = '''
 import math
+from dataclasses import dataclass
 
 from qa4re.backends.base import LANGUAGE_MODEL, OptionScores
+from qa4re.fields import setting
 
 
 class ToyBackend:
-    """Likes the first answer of every request (0.7; the rest share 0.3)."""
+    """Likes one answer of every request, the first unless told (0.7; the rest share 0.3)."""
 
     capabilities = LANGUAGE_MODEL
     settings = ("batch_size",)
     max_letter_options = None
 
-    def __init__(self, model, batch_size=None):
-        self.fingerprint = f"toy:{model}"
+    @dataclass(frozen=True)
+    class Options:
+        favourite: int = setting(0, "Which answer it likes (0: the first).", minimum=0)
+
+    def __init__(self, model, batch_size=None, favourite=0):
+        self.fingerprint = f"toy:{model}:{favourite}"
         self.max_batch_size = batch_size or 4
+        self.favourite = favourite
         self.prompts = []
 
     def score_options(self, requests):
         out = []
         for r in requests:
             rest = math.log(0.3 / max(1, len(r.answers) - 1))
-            out.append(OptionScores({a: math.log(0.7) if i == 0 else rest for i, a in enumerate(r.answers)}))
+            liked = min(self.favourite, len(r.answers) - 1)
+            out.append(OptionScores({a: math.log(0.7) if i == liked else rest for i, a in enumerate(r.answers)}))
         return out
 
     def generate(self, requests):
@@ -120,7 +128,17 @@ def test_a_third_party_package_adds_a_method_a_debiaser_and_a_backend_through_en
     # The toy backend likes the first option; the toy debiaser reversed the probabilities, so the last option won.
     assert all(r["answer"] == max(r["letter_to_relation"]) for r in records)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["run"]["model"]["fingerprint"] == "toy:anything" and metrics["run"]["config"]["method"] == "shout"
+    assert metrics["run"]["model"]["fingerprint"] == "toy:anything:0" and metrics["run"]["config"]["method"] == "shout"
+
+    # The backend's own option, declared in its Options class: reaches its constructor; a misspelt one is one line.
+    own = subprocess.run([*command[:-4], "--debias", "none", "--backend-options", "favourite=1", "--output", str(tmp_path / "own"), *command[-2:]],
+                         capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    assert own.returncode == 0, own.stderr
+    liked = [json.loads(line) for line in (tmp_path / "own" / "predictions.jsonl").read_text().splitlines()]
+    assert liked and all(r["answer"] == "B" for r in liked)
+    typo = subprocess.run([*command, "--backend-options", "favorite=1"], capture_output=True, text=True, timeout=300, env=env)
+    assert typo.returncode == 2 and "Traceback" not in typo.stderr and len(typo.stderr.strip().splitlines()) == 1
+    assert "Unknown option of the toy backend (ToyBackend) 'favorite'. Did you mean: favourite?" in typo.stderr
 
     # Misspelt, a plug-in's name gets the same suggestions as a built-in one.
     wrong = subprocess.run([*command[:9], "shuot", *command[10:]], capture_output=True, text=True, timeout=300, env=env)

@@ -19,14 +19,27 @@ from qa4re.backends.cached import CachingBackend
 from qa4re.backends.device import Placement, batch_defaults
 from qa4re.backends.embedded import cache_dir
 from qa4re.backends.registry import ModelRef, backend_class, build_backend, parse_model
-from qa4re.errors import ConfigError
-from qa4re.fields import declared, setting, validate
+from qa4re.errors import ConfigError, UnknownNameError
+from qa4re.fields import check_value, declared, setting, validate
 
 __all__ = ["BackendSettings", "ModelRef", "parse_model"]
 
 _SERVED = "openai:<name> models: "
 # Settings the pipeline itself reads, whatever the backend: which model, requests per call, the output cache, costs.
 PIPELINE_SETTINGS = frozenset({"model", "batch_size", "cache", "price_per_million_input", "price_per_million_output"})
+
+
+def _typed(raw: str, kind: Any) -> Any:
+    """A KEY=VALUE value as the field's type (bool: true/false, yes/no, 1/0)."""
+    if kind is bool:
+        if raw.lower() not in ("true", "false", "yes", "no", "1", "0"):
+            raise ValueError(f"expected true or false, got '{raw}'")
+        return raw.lower() in ("true", "yes", "1")
+    if kind is int:
+        return int(raw)
+    if kind is float:
+        return float(raw)
+    return raw
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,9 @@ class BackendSettings:
     adapter: str | None = setting(
         None, "Local transformers models: a LoRA adapter folder (from qa4re tune) merged into --model's weights; part of the fingerprint.", spacy=True
     )
+    backend_options: str | None = setting(
+        None, "Options a backend declares itself (its Options class; plug-ins): KEY=VALUE, comma-separated, e.g. temperature=0.5.", spacy=True
+    )
     threads: int | None = setting(None, "llama: models: CPU threads (default: every core this process may use).", minimum=1, output=False)
     prefix_cache_mib: int | None = setting(
         None, "Local transformers models: MiB of shared-prefix KV states kept for reuse (default: 256, or 2% of RAM if less).", minimum=0, output=False
@@ -73,6 +89,7 @@ class BackendSettings:
         parse_model(self.model)  # an unknown backend prefix fails here, before any data is read
         self.placement  # noqa: B018 - a misspelt device, dtype or device map fails here, before any model loads
         self.refuse_unused()
+        self.own_options()  # an option the backend does not declare, or a value of the wrong type, fails here
         if self.adapter is not None:
             adapter_folder(self.adapter)  # a missing folder fails here, before any data is read
 
@@ -80,7 +97,7 @@ class BackendSettings:
         """An option set away from its default that the model's backend does not take is one line, never silently dropped."""
         taken = set(getattr(backend_class(self.model), "settings", ()))
         for d in declared(BackendSettings):
-            if d.name in PIPELINE_SETTINGS or d.name in taken or getattr(self, d.name) == d.default:
+            if d.name in PIPELINE_SETTINGS or d.name in taken or d.name == "backend_options" or getattr(self, d.name) == d.default:
                 continue
             backend = parse_model(self.model).backend
             flag = "--" + d.name.replace("_", "-")
@@ -103,10 +120,33 @@ class BackendSettings:
             return self.batch_size
         return batch_defaults(self.device)[0] if self.local else 8
 
+    def own_options(self) -> dict[str, Any]:
+        """``backend_options`` checked against the backend's own ``Options`` dataclass (its fields made with ``setting()``)."""
+        if not self.backend_options:
+            return {}
+        cls, backend = backend_class(self.model), parse_model(self.model).backend
+        options = getattr(cls, "Options", None)
+        if options is None:
+            raise ConfigError(f"--backend-options: the {backend} backend ({cls.__name__}) declares no options of its own")
+        fields = {d.name: d for d in declared(options)}
+        values: dict[str, Any] = {}
+        for part in filter(None, (p.strip() for p in self.backend_options.split(","))):
+            key, equals, raw = part.partition("=")
+            key = key.strip().replace("-", "_")
+            if not equals:
+                raise ConfigError(f"--backend-options: expected KEY=VALUE, got '{part}'")
+            if key not in fields:
+                raise ConfigError(f"--backend-options: {UnknownNameError(f'option of the {backend} backend ({cls.__name__})', key, list(fields))}")
+            try:
+                values[key] = check_value(fields[key], _typed(raw.strip(), fields[key].base))
+            except (ConfigError, ValueError) as exc:
+                raise ConfigError(f"--backend-options: {key}: {exc}") from None
+        return values
+
     def options(self) -> dict[str, Any]:
-        """The constructor options of the model's backend: the settings it declares, where set."""
+        """The constructor options of the model's backend: the settings it declares, where set, and its own options."""
         names = backend_class(self.model).settings
-        return {name: value for name in names if (value := getattr(self, name)) is not None}
+        return {name: value for name in names if (value := getattr(self, name)) is not None} | self.own_options()
 
     def backend(self) -> Backend:
         """The backend itself, without the output cache."""
