@@ -98,19 +98,59 @@ class ToyBackend:
 '''
 
 
+WHISPER = '''
+from qa4re.extract.methods.qa4re import QA4RE
+
+
+class Whisper(QA4RE):
+    """QA4RE's options and reading, in the prompt template this package ships (registered as whisper.v1)."""
+
+    name = "whisper"
+    template = "whisper.v1"
+'''
+
+WHISPER_TEMPLATE = """id: whisper.v1
+instruction: "psst."
+options_in: question
+option_line: "($letter) $statement"
+question: "In: $marked_sentence\\nTrue:\\n$options\\nPick:"
+"""
+
+DATASET = '''
+from qa4re.datasets.base import Dataset
+from qa4re.datasets.jsonl import read_jsonl
+
+TOYS = Dataset("toys", read_jsonl, schema="toy-schema")
+'''
+
+TOY_SCHEMA = """id: toy.v1
+na_relation: none
+relations:
+  owns: "{subj} owns {obj}"
+  sells: "{subj} sells {obj}"
+  none: "{subj} has nothing to do with {obj}"
+"""
+
+
 def install_toy_package(root: Path) -> Path:
     """``toy_qa4re`` with its entry points, as pip would leave it in site-packages."""
     package = root / "toy_qa4re"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    for name, text in (("method", METHOD), ("debiaser", DEBIASER), ("backend", BACKEND)):
+    for name, text in (("method", METHOD), ("debiaser", DEBIASER), ("backend", BACKEND), ("whisper", WHISPER), ("dataset", DATASET)):
         (package / f"{name}.py").write_text(textwrap.dedent(text))
+    (package / "templates").mkdir()
+    (package / "templates" / "whisper.v1.yaml").write_text(WHISPER_TEMPLATE)
+    (package / "schemas").mkdir()
+    (package / "schemas" / "toy.v1.yaml").write_text(TOY_SCHEMA)
     info = root / "toy_qa4re-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-qa4re\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
         "[qa4re.methods]\nshout = toy_qa4re.method:Shout\n\n[qa4re.debiasers]\nflip = toy_qa4re.debiaser:Flip\n\n"
-        "[qa4re.backends]\ntoy = toy_qa4re.backend:ToyBackend\n"
+        "[qa4re.backends]\ntoy = toy_qa4re.backend:ToyBackend\n\n[qa4re.methods]\nwhisper = toy_qa4re.whisper:Whisper\n\n"
+        "[qa4re.templates]\nwhisper.v1 = toy_qa4re:templates/whisper.v1.yaml\n\n[qa4re.datasets]\ntoys = toy_qa4re.dataset:TOYS\n\n"
+        "[qa4re.schemas]\ntoy-schema = toy_qa4re:schemas/toy.v1.yaml\n"
     )
     return root
 
@@ -163,3 +203,19 @@ def test_a_method_and_a_debiaser_register_in_a_running_program(tmp_path: Path, m
         METHODS.remove("loud")
         DEBIASERS.remove("reverse")
     assert all(isinstance(o, Prediction) and o.answer == max(o.letter_to_relation) for o in outputs)
+
+
+def test_a_plugin_method_ships_its_template_and_a_plugin_dataset_its_schema(tmp_path: Path) -> None:
+    site = install_toy_package(tmp_path / "site")
+    data = tmp_path / "toys.jsonl"
+    record = {"id": "t1", "text": "Ann owns a shop.", "subj": {"start": 0, "end": 3}, "obj": {"start": 9, "end": 15}, "relation": "owns"}
+    data.write_text(json.dumps(record) + "\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "qa4re", "evaluate", "--dataset", "toys", "--data", str(data), "--method", "whisper", "--model", "toy:x",
+               "--output", str(tmp_path / "out"), "--cache", str(tmp_path / "c.sqlite")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    (prediction,) = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
+    assert prediction["letter_to_relation"] == {"A": "owns", "B": "sells", "C": "none"} and prediction["prediction"] == "owns"
+    shown = subprocess.run([*command[:3], "prompt", "--dataset", "toys", "--data", str(data), "--method", "whisper"], capture_output=True, text=True, env=env)
+    assert shown.stdout.startswith("psst.") and "(A) [Ann] owns [a shop]" in shown.stdout and shown.stdout.rstrip().endswith("Pick:"), shown.stderr

@@ -15,7 +15,8 @@ or, in a running program, with :meth:`Registry.add`. An unknown name raises
 from __future__ import annotations
 
 import importlib
-from importlib import metadata
+from importlib import metadata, resources
+from importlib.resources.abc import Traversable
 from typing import Generic, TypeVar, cast
 
 from qa4re.errors import UnknownNameError
@@ -76,3 +77,21 @@ class Registry(Generic[T]):
                 value = getattr(value, part)
             self._loaded[name] = cast(T, value)
         return self._loaded[name]
+
+
+class DataRegistry(Registry[str]):
+    """Names -> data files inside packages (``"package:path/to/file.yaml"``): schemas and prompt templates.
+
+    Versioned names (``qa4re.v1``) and the same entry points as code plug-ins; nothing is imported,
+    the file is read when asked (:meth:`file`).
+    """
+
+    def get(self, name: str) -> str:
+        """The ``package:path`` reference registered as ``name``."""
+        self.check(name)
+        return self._paths[name]
+
+    def file(self, name: str) -> Traversable:
+        """The data file registered as ``name``."""
+        package, _, path = self.get(name).partition(":")
+        return resources.files(package).joinpath(*path.split("/"))

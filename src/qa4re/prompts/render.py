@@ -6,12 +6,12 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from string import Template
 
 import yaml
 
 from qa4re.prompts.options import mention
+from qa4re.registry import DataRegistry
 from qa4re.types import Option, RelationInstance
 
 
@@ -42,11 +42,19 @@ class RenderedPrompt:
         return {o.letter: o.relation for o in self.options}
 
 
+TEMPLATES = DataRegistry(
+    "prompt template",
+    "qa4re.templates",
+    {name: f"qa4re.prompts:templates/{name}.yaml" for name in ("qa4re.v1", "vanilla.v1", "vanilla-temp.v1", "sure.v1")},
+)
+"""Prompt templates by versioned name (``qa4re.v1``): a YAML file inside a package; a method plug-in ships its own
+through the entry-point group ``qa4re.templates`` (``shout.v1 = "my_package:templates/shout.v1.yaml"``)."""
+
+
 @cache
 def prompt_template(name: str) -> PromptTemplate:
-    """The packaged prompt template ``name`` (``prompts/templates/<name>.v1.yaml``)."""
-    file = resources.files("qa4re.prompts").joinpath("templates", f"{name}.v1.yaml")
-    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    """The registered prompt template ``name`` (a versioned name, ``qa4re.v1``)."""
+    data = yaml.safe_load(TEMPLATES.file(name).read_text(encoding="utf-8"))
     return PromptTemplate(data["id"], data["instruction"], data["options_in"], Template(data["option_line"]), Template(data["question"]))
 
 

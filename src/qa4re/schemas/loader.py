@@ -5,32 +5,50 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from qa4re.errors import SchemaError, UnknownNameError
+from qa4re.registry import DataRegistry
 from qa4re.schemas.declared import declared_schema
 from qa4re.schemas.model import RelationSchema, template_problem
 
-BUILTIN_SCHEMAS = {
-    "tacred": "tacred.v1.yaml", "tacrev": "tacred.v1.yaml", "retacred": "retacred.v1.yaml", "semeval": "semeval.v1.yaml", "redocred": "redocred.v1.yaml",
-    "webred": "webred.v1.yaml",
-}  # fmt: skip
+SCHEMAS = DataRegistry(
+    "schema",
+    "qa4re.schemas",
+    {
+        "tacred": "qa4re.schemas:data/tacred.v1.yaml", "tacrev": "qa4re.schemas:data/tacred.v1.yaml", "retacred": "qa4re.schemas:data/retacred.v1.yaml",
+        "semeval": "qa4re.schemas:data/semeval.v1.yaml", "redocred": "qa4re.schemas:data/redocred.v1.yaml", "webred": "qa4re.schemas:data/webred.v1.yaml",
+    },
+)  # fmt: skip
+"""Schemas by name: a data file inside a package; plug-ins add theirs through the entry-point group ``qa4re.schemas``
+(``my-schema = "my_package:schemas/my.v1.yaml"``; its template-set files are read relative to it)."""
 
 
 def list_schemas() -> list[str]:
-    """Names of the built-in schemas."""
-    return sorted(BUILTIN_SCHEMAS)
+    """Names of the registered schemas."""
+    return sorted(SCHEMAS.names())
+
+
+def _schema_document(name: str) -> tuple[dict[str, Any], str, Traversable]:
+    """The parsed file of a registered schema, its label for messages, and the folder its template sets are read from."""
+    file = SCHEMAS.file(name)
+    label = SCHEMAS.get(name).replace(":", "/")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SchemaError(label, "(file)", f"cannot read: {exc}") from None
+    package, _, path = SCHEMAS.get(name).partition(":")
+    folder = resources.files(package).joinpath(*path.split("/")[:-1])
+    return read_schema_file(text, label), label, folder
 
 
 def builtin_template_sets(name: str) -> list[str]:
-    """The template sets a built-in schema ships with, its default first."""
-    if name not in BUILTIN_SCHEMAS:
-        raise UnknownNameError("schema", name, BUILTIN_SCHEMAS)
-    text = resources.files("qa4re.schemas").joinpath("data", BUILTIN_SCHEMAS[name]).read_text(encoding="utf-8")
-    data = read_schema_file(text, BUILTIN_SCHEMAS[name])
+    """The template sets a registered schema ships with, its default first."""
+    data = _schema_document(name)[0]
     sets = [str(s) for s in data.get("template_sets") or {}]
     default = data.get("default_template_set")
     return sorted(sets, key=lambda s: s != default)
@@ -68,7 +86,7 @@ def _templates(raw: Any, source: str, key: str) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def schema_from_mapping(data: Mapping[str, Any], source: str, template_set: str | None = None, base_dir: Path | None = None) -> RelationSchema:
+def schema_from_mapping(data: Mapping[str, Any], source: str, template_set: str | None = None, base_dir: Path | Traversable | None = None) -> RelationSchema:
     """Validate a parsed schema document and build a :class:`RelationSchema`.
 
     ``relations`` is either a mapping label -> template(s), or a list of labels whose templates
@@ -117,7 +135,9 @@ def schema_from_mapping(data: Mapping[str, Any], source: str, template_set: str 
     return RelationSchema(str(name), na, relations, {r: templates[r] for r in relations}, constraints, chosen_set)
 
 
-def _load_template_set(data: Mapping[str, Any], source: str, template_set: str | None, base_dir: Path | None) -> tuple[dict[str, tuple[str, ...]], str]:
+def _load_template_set(
+    data: Mapping[str, Any], source: str, template_set: str | None, base_dir: Path | Traversable | None
+) -> tuple[dict[str, tuple[str, ...]], str]:
     sets = data.get("template_sets")
     if not isinstance(sets, dict) or not sets:
         raise SchemaError(source, "template_sets", "is required when relations is a list and no templates are given")
@@ -130,11 +150,9 @@ def _load_template_set(data: Mapping[str, Any], source: str, template_set: str |
     return _templates(doc.get("templates"), set_source, "templates"), str(chosen)
 
 
-def _read_relative(ref: str, base_dir: Path | None, source: str) -> tuple[str, str]:
-    if base_dir is None:
-        resource = resources.files("qa4re.schemas").joinpath("data", *ref.split("/"))
-        return f"qa4re/schemas/data/{ref}", resource.read_text(encoding="utf-8")
-    path = base_dir / ref
+def _read_relative(ref: str, base_dir: Path | Traversable | None, source: str) -> tuple[str, str]:
+    folder = base_dir if base_dir is not None else resources.files("qa4re.schemas").joinpath("data")
+    path = folder.joinpath(*ref.split("/"))
     try:
         return str(path), path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -169,10 +187,9 @@ def load_schema(name_or_path: str | Path, template_set: str | None = None) -> Re
             schema's default (``temp2`` = SuRE for TACRED).
     """
     key = str(name_or_path)
-    if key in BUILTIN_SCHEMAS:
-        file = BUILTIN_SCHEMAS[key]
-        text = resources.files("qa4re.schemas").joinpath("data", file).read_text(encoding="utf-8")
-        return schema_from_mapping(read_schema_file(text, file), f"qa4re/schemas/data/{file}", template_set)
+    if key in SCHEMAS:
+        data, label, folder = _schema_document(key)
+        return schema_from_mapping(data, label, template_set, base_dir=folder)
     path = Path(key)
     if not path.exists():
         if path.suffix in {".yaml", ".yml", ".json"} or "/" in key:

@@ -37,11 +37,12 @@ class Verdict:
 class PromptMethod:
     """A method that renders a packaged template and lets the model choose among options.
 
-    Subclasses set ``name`` (also the template file ``prompts/templates/<name>.v1.yaml``) and
-    override what differs: the options, the answer parser, how scores are read.
+    Subclasses set ``name`` and ``template`` (a registered prompt template's versioned name; default
+    ``<name>.v1``) and override what differs: the options, the answer parser, how scores are read.
     """
 
     name: ClassVar[str]
+    template: ClassVar[str | None] = None  # the prompt template's registered name (default: "<name>.v1")
     needs: ClassVar[frozenset[Capability]] = LANGUAGE_MODEL  # runs on a backend with any of these
     letters: ClassVar[bool] = False  # answers are option letters (a backend's max_letter_options bounds a prompt)
     debiasable: ClassVar[bool] = True  # its option probabilities are a distribution a debiaser may reshape
@@ -54,7 +55,7 @@ class PromptMethod:
 
     def render(self, instance: RelationInstance, options: tuple[Option, ...], demonstrations: Sequence[Demonstration] = ()) -> RenderedPrompt:
         """The prompt of ``instance`` showing ``options``, after ``demonstrations``."""
-        return render_prompt(prompt_template(self.name), instance, options, demonstrations)
+        return render_prompt(prompt_template(self.template or f"{self.name}.v1"), instance, options, demonstrations)
 
     def request(self, prompt: RenderedPrompt, system: str | None, answer_prefix: str = "") -> ScoreRequest:
         """What the backend scores for ``prompt``."""
