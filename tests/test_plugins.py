@@ -219,3 +219,5 @@ def test_a_plugin_method_ships_its_template_and_a_plugin_dataset_its_schema(tmp_
     assert prediction["letter_to_relation"] == {"A": "owns", "B": "sells", "C": "none"} and prediction["prediction"] == "owns"
     shown = subprocess.run([*command[:3], "prompt", "--dataset", "toys", "--data", str(data), "--method", "whisper"], capture_output=True, text=True, env=env)
     assert shown.stdout.startswith("psst.") and "(A) [Ann] owns [a shop]" in shown.stdout and shown.stdout.rstrip().endswith("Pick:"), shown.stderr
+    helped = subprocess.run([*command[:3], "evaluate", "--help"], capture_output=True, text=True, env={**env, "COLUMNS": "400"})
+    assert "whisper" in helped.stdout and "toys" in helped.stdout  # help texts list a registry's names, plug-ins' included

@@ -72,7 +72,8 @@ def declared_options(cls: type, prefix: str = "", only: tuple[str, ...] | None =
             continue
         flags = (d.setting.flag or f"--{d.name.replace('_', '-')}",)
         kind = Optional[d.base] if d.optional else d.base  # noqa: UP045 - typer reads Optional
-        option = typer.Option(*flags, help=d.setting.help, min=d.setting.minimum if d.base is not bool else None)
+        names = f" One of: {' | '.join(d.setting.choices())}." if d.setting.choices is not None else ""  # from the registry, never by hand
+        option = typer.Option(*flags, help=d.setting.help + names, min=d.setting.minimum if d.base is not bool else None)
         parameters.append(inspect.Parameter(prefix + d.name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[kind, option], default=d.default))
     return parameters
 

@@ -35,7 +35,7 @@ class UnknownTypePair(str, Enum):
 class ExtractorConfig:
     """Settings of an :class:`~qa4re.extract.pipeline.Extractor` (all have the paper's defaults)."""
 
-    method: str = setting("qa4re", "Prompting method: qa4re, vanilla, vanilla-temp, sure, nli (or a plug-in's).", choices=METHODS.names)
+    method: str = setting("qa4re", "Prompting method (the paper's QA4RE, its baselines, or a plug-in's).", choices=METHODS.names)
     shots: int = setting(0, "Demonstrations per prompt (type-matched, seeded).", minimum=0, grid=False)
     seed: int = setting(0, "Seed for sampling and demonstrations.", grid=False)
     scoring: Scoring = setting(Scoring.LOGPROBS, "logprobs: option probabilities; generate: parse the first standalone letter of greedy text.")
@@ -53,14 +53,14 @@ class ExtractorConfig:
     )
     debias: str = setting(
         "none",
-        "Position-bias removal: permute (average over --permutations cyclic shifts), pride (prior from shifts of a few inputs), content-free.",
+        "Position-bias removal (permute: average over --permutations cyclic shifts; pride: a prior from shifts of a few inputs).",
         choices=DEBIASERS.names,
     )
     permutations: int = setting(4, "--debias permute: cyclic shifts of the options per example (each one model call).", minimum=1)
     prior_samples: int = setting(8, "--debias pride: inputs per option count whose cyclic shifts estimate the prior.", minimum=1)
     selector: str = setting(
         "auto",
-        "Which candidates each prompt offers: auto (preselect, tournament or flat, from the two options below), or a selector's name.",
+        "Which candidates each prompt offers (auto: preselect, tournament or flat, from the two options below).",
         choices=SELECTORS.names,
     )
     max_options: int | None = setting(
