@@ -1,9 +1,10 @@
-"""The Backend contract, checked the same way on every transport.
+"""The Backend contract, checked the same way on every registered backend.
 
 fake (scripted), transformers (the real embedded model), llama (the embedded GGUF file in llama.cpp,
-in process; ``-m llama``), and the OpenAI-compatible client over real HTTP against a loopback stub of
-the API (chat and completions; one variant that returns no log-probabilities). The llama.cpp server
-runs the same client in test_served_model.py.
+in process; ``-m llama``), nli (a tiny random NLI cross-encoder), and the OpenAI-compatible client
+over real HTTP against a loopback stub of the API (chat and completions; one variant that returns no
+log-probabilities). The llama.cpp server runs the same client in test_served_model.py. A backend
+added to the registry without a way to build it here fails ``test_every_registered_backend_is_checked``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from typing import Any
 
 import pytest
 
-from qa4re.backends.base import Backend, Capability, GenerateRequest, ScoreRequest
+from qa4re.backends.base import LANGUAGE_MODEL, Backend, Capability, GenerateRequest, ScoreRequest
 from qa4re.backends.cached import CachingBackend
 from qa4re.backends.fake import FakeBackend
+from qa4re.backends.nli import NLIBackend
 from qa4re.backends.openai_compatible import OpenAIBackend
+from qa4re.backends.registry import BACKENDS
+from qa4re.errors import BackendError
 
 LETTERS = "ABCDEFGH"
 
@@ -90,14 +94,19 @@ def stub_api_without_logprobs() -> Iterator[str]:
     yield from _serve(_NoLogprobsAPI)
 
 
-TRANSPORTS = [
-    "fake",
-    pytest.param("transformers", marks=pytest.mark.model),
-    pytest.param("llama", marks=[pytest.mark.model, pytest.mark.llama]),
-    "openai-chat",
-    "openai-completions",
-    "openai-no-logprobs",
-]
+# registry name -> the ways this suite builds it
+VARIANTS: dict[str, list[Any]] = {
+    "fake": ["fake"],
+    "transformers": [pytest.param("transformers", marks=pytest.mark.model)],
+    "llama": [pytest.param("llama", marks=[pytest.mark.model, pytest.mark.llama])],
+    "openai": ["openai-chat", "openai-completions", "openai-no-logprobs"],
+    "nli": ["nli"],
+}
+TRANSPORTS = [variant for name in BACKENDS.names() if name in VARIANTS for variant in VARIANTS[name]]
+
+
+def test_every_registered_backend_is_checked() -> None:
+    assert [name for name in BACKENDS.names() if name not in VARIANTS] == []
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -109,6 +118,8 @@ def backend(request: pytest.FixtureRequest) -> Backend:
         return request.getfixturevalue("embedded_backend")  # type: ignore[no-any-return]
     if kind == "llama":
         return request.getfixturevalue("embedded_llama")  # type: ignore[no-any-return]
+    if kind == "nli":
+        return NLIBackend(str(request.getfixturevalue("tiny_nli")), device="cpu")
     if kind == "openai-no-logprobs":
         return OpenAIBackend("stub", base_url=request.getfixturevalue("stub_api_without_logprobs"), concurrency=2)
     return OpenAIBackend("stub", base_url=request.getfixturevalue("stub_api"), api=kind.removeprefix("openai-"), concurrency=2)
@@ -154,6 +165,10 @@ def test_empty_batches_give_empty_results(backend: Backend) -> None:
 
 
 def test_generates_one_text_per_request_in_order(backend: Backend) -> None:
+    if not backend.capabilities & LANGUAGE_MODEL:  # an NLI model scores, it does not write: one clear error
+        with pytest.raises(BackendError, match="cannot generate"):
+            backend.generate([GenerateRequest(REQUESTS[0].prompt, 4)])
+        return
     texts = backend.generate([GenerateRequest(r.prompt, 4) for r in REQUESTS])
     assert len(texts) == len(REQUESTS) and all(isinstance(t, str) for t in texts)
 

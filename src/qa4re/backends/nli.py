@@ -75,7 +75,9 @@ class NLIBackend:
         return [OptionScores({a: next(scores) for a in r.answers}) for r in requests]
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
-        """An NLI model writes no text."""
+        """An NLI model writes no text (an empty batch is still an empty answer)."""
+        if not requests:
+            return []
         raise BackendError("an NLI model cannot generate text; use it with --method nli")
 
     def close(self) -> None:
