@@ -15,7 +15,7 @@ from helpers import qa4re, read_jsonl
 from qa4re.backends.base import OptionScores, ScoreRequest
 from qa4re.backends.fake import FakeBackend
 from qa4re.errors import DataError
-from qa4re.extract.documents import DocumentExtractor, DocumentResult
+from qa4re.extract.documents import DocumentExtractor, DocumentResult, DocumentSettings
 from qa4re.extract.pairs import Document, candidate_pairs, parse_document, read_documents
 from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.loader import load_schema
@@ -88,7 +88,7 @@ class _FailsOnApple(FakeBackend):
 
 
 def test_document_extractor_keeps_input_order_and_reports_failed_pairs_in_one_form() -> None:
-    documents = DocumentExtractor(Extractor(load_schema("tacred"), _FailsOnApple()), include_na=True, chunk=2)
+    documents = DocumentExtractor(Extractor(load_schema("tacred"), _FailsOnApple()), DocumentSettings(include_na=True), chunk=2)
     results = list(documents.extract(read_documents(NEWS)))
     assert [r.line if isinstance(r, ErrorRecord) else r.document.line for r in results] == [1, 2, 3, 4, 5]
     scored = [r for r in results if isinstance(r, DocumentResult)]
@@ -102,7 +102,7 @@ def test_document_extractor_keeps_input_order_and_reports_failed_pairs_in_one_fo
 
 def test_each_document_is_yielded_once_its_pairs_are_scored_so_progress_is_honest() -> None:
     backend = FakeBackend()
-    documents = DocumentExtractor(Extractor(load_schema("tacred"), backend), include_na=True, chunk=1)
+    documents = DocumentExtractor(Extractor(load_schema("tacred"), backend), DocumentSettings(include_na=True), chunk=1)
     seen = []
     for result in documents.extract(read_documents(NEWS)):
         if isinstance(result, DocumentResult):

@@ -23,6 +23,7 @@ from qa4re.backends.settings import BackendSettings
 from qa4re.datasets import OnError, read_dataset
 from qa4re.engines import DocumentSpec, ExtractorSpec, LocalEngine
 from qa4re.evaluation.run import EvaluationSettings, evaluate
+from qa4re.extract.documents import DocumentSettings
 from qa4re.extract.pairs import read_documents
 from qa4re.extract.pipeline import ExtractorConfig
 from qa4re.schemas.loader import load_schema
@@ -142,7 +143,7 @@ def test_documents_and_a_ray_dataset_give_the_single_process_outputs(local_ray: 
     from qa4re.engines.ray import RayOptions, map_dataset
 
     model = replace(MODEL, cache=tmp_path / "cache.sqlite")
-    documents = DocumentSpec(ExtractorSpec(load_schema("tacred"), ExtractorConfig(), model), include_na=True)
+    documents = DocumentSpec(ExtractorSpec(load_schema("tacred"), ExtractorConfig(), model), DocumentSettings(include_na=True))
     items = list(read_documents(FIXTURES / "news_docs.jsonl"))
     expected = [r.triples if hasattr(r, "triples") else r for r in LocalEngine().map(items, documents)]
     found = [r.triples if hasattr(r, "triples") else r for r in _engine(tmp_path / "work").map(items, documents)]

@@ -148,3 +148,24 @@ def test_a_draining_service_refuses_new_requests_with_503_and_is_not_ready() -> 
         ready = client.get("/ready")
         assert ready.status_code == 503 and ready.json()["status"] == "draining"
         assert client.get("/health").status_code == 200
+
+
+def test_the_service_bounds_mentions_per_request_and_takes_the_document_settings_of_extract() -> None:
+    from fastapi.testclient import TestClient
+
+    from qa4re.backends.fake import FakeBackend
+    from qa4re.extract.documents import DocumentSettings
+    from qa4re.integrations.limits import ServiceLimits
+    from qa4re.integrations.service import create_app
+    from qa4re.schemas.loader import load_schema
+
+    app = create_app(load_schema("tacred"), FakeBackend(), limits=ServiceLimits(max_mentions=1), document_settings=DocumentSettings(max_pairs=1))
+    with TestClient(app) as client:
+        refused = client.post("/extract", json=document("Anna", "Oslo"))
+        assert refused.status_code == 422 and "2 mentions, over the limit of 1" in refused.text
+    text = "Anna met Bob in Oslo."
+    three = {"text": text, "entities": [{"start": 0, "end": 4, "type": "PERSON"}, {"start": 9, "end": 12, "type": "PERSON"},
+                                        {"start": 16, "end": 20, "type": "CITY"}]}  # fmt: skip
+    for settings, pairs in ((DocumentSettings(), 4), (DocumentSettings(max_pairs=2), 2)):  # max_pairs per document, as in extract
+        with TestClient(create_app(load_schema("tacred"), FakeBackend(), document_settings=settings)) as client:
+            assert client.post("/extract", json=three).json()["pairs"] == pairs

@@ -14,7 +14,6 @@ setting of the pipeline or the model (``device``, ``dtype``, ``method``, ``debia
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import count
 from pathlib import Path
@@ -92,7 +91,7 @@ class RelationExtractor:
         type_map = load_entity_types(entity_types, self.schema, relations if isinstance(relations, str) else None)
         nlp = LazyPipeline(None if ner == "auto" else ner) if ner is not None and (ner != "auto" or pipeline_name(None)) else None
         extractor = Extractor(self.schema, self.backend, config)
-        self.documents = DocumentExtractor(extractor, **dataclasses.asdict(kept), nlp=nlp, entity_types=type_map)
+        self.documents = DocumentExtractor(extractor, kept, nlp=nlp, entity_types=type_map)
         self._ids = count(1)
 
     def __call__(self, text: str, entities: Spans | None = None) -> list[Triple]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import ipaddress
@@ -101,6 +100,8 @@ engine_options = option_bundle("engine_settings", EngineSettings, prefix="engine
 prompt_options = option_bundle("extractor_config", ExtractorConfig)
 document_options = option_bundle("document_settings", DocumentSettings)
 limit_options = option_bundle("limits", ServiceLimits)
+# serve: each request sets its own threshold and include_na; the bounds are the same settings as extract's
+serve_document_options = option_bundle("document_settings", DocumentSettings, only=("max_entities", "max_pairs"))
 tune_options = option_bundle("tune_settings", TuneSettings)
 large_schema_options = option_bundle("extractor_config", ExtractorConfig, only=("constraints", "selector", "max_options", "preselect"))
 
@@ -237,9 +238,7 @@ def extract_command(
     check_input_file(input)
     relation_schema = load_schema(schema, templates)
     type_map = load_entity_types(entity_types, relation_schema, schema)
-    spec = DocumentSpec(
-        ExtractorSpec(relation_schema, extractor_config, backend_settings), **dataclasses.asdict(document_settings), ner=ner, entity_types=type_map,
-    )  # fmt: skip
+    spec = DocumentSpec(ExtractorSpec(relation_schema, extractor_config, backend_settings), document_settings, ner=ner, entity_types=type_map)
     engine = engine_settings.build(output.parent / f"{output.name}.ray")
     with input.open("rb") as lines:
         total = sum(1 for line in lines if line.strip())
@@ -289,9 +288,11 @@ def check_input_file(path: Path) -> None:
 @app.command("serve")
 @model_options
 @limit_options
+@serve_document_options
 def serve_command(
     backend_settings: BackendSettings,
     limits: ServiceLimits,
+    document_settings: DocumentSettings,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -320,7 +321,8 @@ def serve_command(
                       "(set QA4RE_API_KEY to require one)[/yellow]", soft_wrap=True)  # fmt: skip
     backend = backend_settings.build()
     state = ServiceState()
-    app_ = create_app(relation_schema, backend, limits=limits, nlp=nlp, entity_types=type_map, api_key=key, state=state, log_documents=log_documents)
+    app_ = create_app(relation_schema, backend, limits=limits, document_settings=document_settings, nlp=nlp, entity_types=type_map, api_key=key,
+                      state=state, log_documents=log_documents)  # fmt: skip
     ner_name = ner_name or "none: requests must bring entities"
     access = "API key required" if key else "no API key"
     console.print(f"qa4re serve: schema {relation_schema.name}, model {backend.fingerprint}, NER {ner_name}, {access}; "

@@ -11,7 +11,7 @@ from qa4re.backends.device import device_kind
 from qa4re.backends.settings import BackendSettings
 from qa4re.extract.config import ExtractorConfig
 from qa4re.extract.debiasers import debiaser_class
-from qa4re.extract.documents import DEFAULTS, DocumentExtractor, DocumentResult
+from qa4re.extract.documents import DEFAULTS, DocumentExtractor, DocumentResult, DocumentSettings
 from qa4re.extract.ner import LazyPipeline
 from qa4re.extract.pairs import Document
 from qa4re.extract.pipeline import Extractor
@@ -92,17 +92,15 @@ class DocumentSpec:
     """Documents -> triples and failed pairs (``qa4re extract``)."""
 
     pairs: ExtractorSpec
-    threshold: float = DEFAULTS.threshold
-    include_na: bool = DEFAULTS.include_na
-    max_entities: int = DEFAULTS.max_entities
-    max_pairs: int = DEFAULTS.max_pairs
+    settings: DocumentSettings = DEFAULTS
     ner: str | None = None
     entity_types: EntityTypeMap = IDENTITY
     chunk: int = 32
 
     @property
     def key(self) -> str:
-        return _digest("documents", self.pairs.key, self.threshold, self.include_na, self.max_entities, self.max_pairs, self.ner, self.entity_types)
+        # Built from the settings' declared fields: a new document setting is in the key without a line here.
+        return _digest("documents", self.pairs.key, output_values(self.settings), self.ner, self.entity_types)
 
     @property
     def unit(self) -> int:
@@ -119,8 +117,6 @@ class DocumentSpec:
     def build(self, backend: Backend | None = None) -> DocumentRunner:
         """The pipeline on ``backend`` (default: the model's, with the output cache)."""
         backend = backend or self.pairs.model.build()
-        documents = DocumentExtractor(
-            self.pairs.extractor(backend), threshold=self.threshold, include_na=self.include_na, max_entities=self.max_entities, max_pairs=self.max_pairs,
-            nlp=LazyPipeline(self.ner), entity_types=self.entity_types, chunk=self.chunk,
-        )  # fmt: skip
+        nlp = LazyPipeline(self.ner)
+        documents = DocumentExtractor(self.pairs.extractor(backend), self.settings, nlp=nlp, entity_types=self.entity_types, chunk=self.chunk)
         return DocumentRunner(backend, documents)

@@ -158,10 +158,8 @@ class DocumentExtractor:
 
     Args:
         extractor: the pair-level pipeline (schema, backend, prompt settings).
-        threshold: keep triples whose confidence is at least this.
-        include_na: also keep pairs predicted as the NA relation.
-        max_entities: most mentions per sentence (first in text order).
-        max_pairs: most candidate pairs per document.
+        settings: what it keeps and its bounds (threshold, include_na, max_entities per sentence,
+            max_pairs per document), the same declaration for extract, serve, spaCy and the API.
         nlp: a spaCy pipeline for documents that come without entity spans.
         entity_types: label -> schema type map, for spaCy's labels and for given spans whose type the
             schema does not know (CoNLL ``PER`` -> ``PERSON``).
@@ -171,26 +169,22 @@ class DocumentExtractor:
     def __init__(
         self,
         extractor: Extractor,
+        settings: DocumentSettings = DEFAULTS,
         *,
-        threshold: float = DEFAULTS.threshold,
-        include_na: bool = DEFAULTS.include_na,
-        max_entities: int = DEFAULTS.max_entities,
-        max_pairs: int = DEFAULTS.max_pairs,
         nlp: Language | LazyPipeline | None = None,
         entity_types: EntityTypeMap = IDENTITY,
         chunk: int = 32,
     ) -> None:
         self.extractor = extractor
         self.schema = extractor.schema
-        self.threshold, self.include_na = threshold, include_na
-        self.max_entities, self.max_pairs = max_entities, max_pairs
+        self.settings = settings
         self.nlp, self.entity_types, self.chunk = nlp, entity_types, chunk
 
     def keeps(self, prediction: Prediction) -> bool:
         """Whether a prediction becomes a triple: a relation, confident enough, NA only when asked."""
-        if prediction.relation is None or prediction.confidence < self.threshold:
+        if prediction.relation is None or prediction.confidence < self.settings.threshold:
             return False
-        return self.include_na or prediction.relation != self.schema.na_relation
+        return self.settings.include_na or prediction.relation != self.schema.na_relation
 
     def extract(self, documents: Iterable[Document | ErrorRecord]) -> Iterator[DocumentResult | ErrorRecord]:
         """One result per input document, in order; unreadable documents pass through as error records."""
@@ -216,7 +210,7 @@ class DocumentExtractor:
             for k, item in enumerate(chunk)
             if isinstance(item, Document)
             for pair in candidate_pairs(
-                item, self.schema, constraints=self.extractor.config.constraints, max_entities=self.max_entities, max_pairs=self.max_pairs
+                item, self.schema, constraints=self.extractor.config.constraints, max_entities=self.settings.max_entities, max_pairs=self.settings.max_pairs
             )  # fmt: skip
         ]
         outputs: list[list[tuple[Pair, Prediction | ErrorRecord]]] = [[] for _ in chunk]
@@ -228,4 +222,4 @@ class DocumentExtractor:
                 continue
             triples = reconcile(tuple(triple(p, o) for p, o in scored if isinstance(o, Prediction) and self.keeps(o)), self.schema)
             errors = tuple(pair_error(p, o) for p, o in scored if isinstance(o, ErrorRecord))
-            yield DocumentResult(item, len(scored), triples, errors, dropped_mentions(item, self.max_entities))
+            yield DocumentResult(item, len(scored), triples, errors, dropped_mentions(item, self.settings.max_entities))

@@ -12,8 +12,7 @@ class ServiceLimits:
     """Bounds on requests and on the wait."""
 
     max_body_bytes: int = setting(64 * 1024, "Largest request body accepted (413 above).", minimum=1)
-    max_entities: int = setting(20, "Most mentions per document (422 above).", minimum=1)
-    max_pairs: int = setting(100, "Most candidate pairs scored per document.", minimum=1)
+    max_mentions: int = setting(20, "Most given mentions in one document of a request (422 above).", minimum=1)
     max_batch_requests: int = setting(32, "Waiting documents handled together in one pass of the worker.", minimum=1)
     max_documents: int = setting(32, 'Most documents in one batch body {"documents": [...]} (422 above).', minimum=1)
     max_pending: int = setting(256, "Most documents waiting or running at once; beyond it, 429 with Retry-After.", minimum=1)

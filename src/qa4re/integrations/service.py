@@ -22,6 +22,7 @@ What the service guarantees, and how each guarantee is tested, is in the README 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import itertools
 import json
@@ -39,7 +40,7 @@ from fastapi.responses import JSONResponse
 from qa4re.backends.base import Backend
 from qa4re.errors import DataError
 from qa4re.extract.config import ExtractorConfig
-from qa4re.extract.documents import DocumentExtractor, DocumentResult
+from qa4re.extract.documents import DEFAULTS, DocumentExtractor, DocumentResult, DocumentSettings
 from qa4re.extract.jobs import mention_types, no_pairs_reason
 from qa4re.extract.pairs import Document, parse_document
 from qa4re.extract.pipeline import Extractor
@@ -120,6 +121,7 @@ def create_app(
     backend: Backend,
     config: ExtractorConfig | None = None,
     limits: ServiceLimits | None = None,
+    document_settings: DocumentSettings = DEFAULTS,
     nlp: Language | None = None,
     entity_types: EntityTypeMap = IDENTITY,
     api_key: str | None = None,
@@ -129,14 +131,15 @@ def create_app(
     """The FastAPI app around one loaded backend (and, for texts without spans, one spaCy pipeline).
 
     ``api_key``: the bearer key every endpoint but ``/health`` needs (None: open). ``state``: shared
-    with whoever drains the service on shutdown.
+    with whoever drains the service on shutdown. ``document_settings``: the bounds of the document
+    pipeline (mentions per sentence, pairs per document), as extract and the spaCy component take them.
     """
     limits = limits or ServiceLimits()
     state = state or ServiceState()
     extractor = Extractor(schema, backend, config or ExtractorConfig())
-    # Each request sets its own threshold; everything is kept here and filtered per request.
-    documents = DocumentExtractor(extractor, threshold=0.0, include_na=True, max_entities=limits.max_entities, max_pairs=limits.max_pairs, nlp=nlp,
-                                  entity_types=entity_types, chunk=limits.max_batch_requests)  # fmt: skip
+    # Each request sets its own threshold and include_na: everything is kept here and filtered per request.
+    kept = dataclasses.replace(document_settings, threshold=0.0, include_na=True)
+    documents = DocumentExtractor(extractor, kept, nlp=nlp, entity_types=entity_types, chunk=limits.max_batch_requests)
     queue: asyncio.Queue[_Job] = asyncio.Queue()
 
     def answer(jobs: list[_Job]) -> list[dict[str, Any]]:
@@ -210,8 +213,8 @@ def create_app(
             raise DataError("request", line, "threshold", f"expected a number, got {type(threshold).__name__}")
         if not 0.0 <= threshold <= 1.0:
             raise DataError("request", line, "threshold", f"must be between 0 and 1, got {threshold}")
-        if len(document.entities) > limits.max_entities:
-            raise DataError("request", line, "entities", f"{len(document.entities)} mentions, over the limit of {limits.max_entities}")
+        if len(document.entities) > limits.max_mentions:
+            raise DataError("request", line, "entities", f"{len(document.entities)} mentions, over the limit of {limits.max_mentions}")
         return _Job(document, float(threshold), bool(record.get("include_na", False)), asyncio.get_running_loop().create_future())
 
     def logged(response: JSONResponse, request_id: str, started: float, jobs: list[_Job], results: list[dict[str, Any]]) -> JSONResponse:

@@ -41,10 +41,10 @@ for _name in ("relations", "relation_errors"):
 class RelationExtractor:
     """Finds the relations between the entities of each sentence of a Doc, with QA4RE."""
 
-    def __init__(self, extractor: Extractor, entity_types: EntityTypeMap, *, threshold: float, include_na: bool, max_entities: int, max_pairs: int) -> None:
+    def __init__(self, extractor: Extractor, entity_types: EntityTypeMap, settings: DocumentSettings) -> None:
         self.extractor = extractor
         self.entity_types = entity_types
-        self.documents = DocumentExtractor(extractor, threshold=threshold, include_na=include_na, max_entities=max_entities, max_pairs=max_pairs)
+        self.documents = DocumentExtractor(extractor, settings)
 
     def __call__(self, doc: Doc) -> Doc:
         return next(self.pipe([doc]))
@@ -77,8 +77,8 @@ def make_relation_extractor(nlp: Language, name: str, **config: Any) -> Relation
     backend = BackendSettings(**model).build()
     extractor = Extractor(relation_schema, backend, ExtractorConfig())
     type_map = load_entity_types(config["entity_types"], relation_schema, config["schema"])
-    limits = {key: config[key] for key in field_names(DocumentSettings, lambda s: s.spacy)}
-    return RelationExtractor(extractor, type_map, **limits)
+    settings = DocumentSettings(**{key: config[key] for key in field_names(DocumentSettings, lambda s: s.spacy)})
+    return RelationExtractor(extractor, type_map, settings)
 
 
 def _signature() -> inspect.Signature:
