@@ -150,3 +150,24 @@ def test_the_api_needs_entities_when_it_has_no_ner() -> None:
     with pytest.raises(ConfigError, match="no entities given and no spaCy pipeline"):
         rex(TEXT)
     assert len(rex(TEXT, SPANS)) == 2
+
+
+def test_one_model_serves_relation_lists_given_per_call_and_no_cache_file_is_written_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QA4RE_CACHE_DIR", str(tmp_path / "cache"))
+    backend = FakeBackend()
+    rex = qa4re.RelationExtractor(model=backend, ner=None)
+    text, spans = "Anna was born in Oslo.", [(0, 4, "PERSON"), (17, 21, "CITY")]
+    with pytest.raises(ConfigError, match="no relations"):
+        rex(text, spans)
+    born = rex(text, spans, relations={"born in": {"template": "{subj} was born in {obj}", "subject_types": "PERSON", "object_types": "CITY"}})
+    lived = rex(text, spans, relations={"lived in": {"template": "{subj} lived in {obj}", "subject_types": "PERSON", "object_types": "CITY"}})
+    assert [t.relation for t in born] == ["born in"] and [t.relation for t in lived] == ["lived in"]
+    assert isinstance(born[0], qa4re.Triple) and len(backend.history) == 2  # one model, both lists
+    rex.close()
+    assert backend.score_options([]) == []  # a backend given to it is not closed by it
+    named = qa4re.RelationExtractor(["born in"], model="fake:x", ner=None)
+    named(text, spans)
+    assert not (tmp_path / "cache").exists()  # no output cache unless cache= names a file
+    cached = qa4re.RelationExtractor(["born in"], model="fake:x", ner=None, cache=tmp_path / "c.sqlite")
+    cached(text, spans)
+    assert (tmp_path / "c.sqlite").is_file()

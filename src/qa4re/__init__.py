@@ -12,7 +12,7 @@ from qa4re.backends.base import Backend, GenerateRequest, OptionScores, ScoreReq
 from qa4re.backends.registry import get_backend
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError, DataError, Qa4reError, SchemaError, UnknownNameError
 from qa4re.extract.config import ExtractorConfig, Scoring, UnknownTypePair
-from qa4re.extract.documents import Triple
+from qa4re.extract.documents import DocumentResult, DocumentSettings, PairError, Triple
 from qa4re.extract.pipeline import Extractor
 from qa4re.schemas.loader import list_schemas, load_schema
 from qa4re.schemas.model import RelationSchema
@@ -26,6 +26,8 @@ __all__ = [
     "BackendUnavailable",
     "ConfigError",
     "DataError",
+    "DocumentResult",
+    "DocumentSettings",
     "Entity",
     "ErrorRecord",
     "Extractor",
@@ -33,6 +35,7 @@ __all__ = [
     "GenerateRequest",
     "Option",
     "OptionScores",
+    "PairError",
     "Prediction",
     "Qa4reError",
     "RelationExtractor",

@@ -38,7 +38,7 @@ for _name in ("relations", "relation_errors"):
         Doc.set_extension(_name, default=None)
 
 
-class RelationExtractor:
+class RelationComponent:
     """Finds the relations between the entities of each sentence of a Doc, with QA4RE."""
 
     def __init__(self, extractor: Extractor, entity_types: EntityTypeMap, settings: DocumentSettings) -> None:
@@ -69,7 +69,7 @@ COMPONENT_CONFIG = {"schema": "tacred", "templates": None, "entity_types": None,
 MODEL_KEYS = field_names(BackendSettings, lambda s: s.spacy)  # the model's keys, declared with the backend settings
 
 
-def make_relation_extractor(nlp: Language, name: str, **config: Any) -> RelationExtractor:
+def make_relation_extractor(nlp: Language, name: str, **config: Any) -> RelationComponent:
     """Build the component: the schema and its entity-type map, and the model (loaded once)."""
     model = {key: config.pop(key) for key in MODEL_KEYS}
     model["cache"] = Path(model["cache"]) if model["cache"] else None
@@ -78,7 +78,7 @@ def make_relation_extractor(nlp: Language, name: str, **config: Any) -> Relation
     extractor = Extractor(relation_schema, backend, ExtractorConfig())
     type_map = load_entity_types(config["entity_types"], relation_schema, config["schema"])
     settings = DocumentSettings(**{key: config[key] for key in field_names(DocumentSettings, lambda s: s.spacy)})
-    return RelationExtractor(extractor, type_map, settings)
+    return RelationComponent(extractor, type_map, settings)
 
 
 def _signature() -> inspect.Signature:
@@ -92,7 +92,7 @@ def _signature() -> inspect.Signature:
         inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str),
     ]
     parameters += [inspect.Parameter(key, keyword, default=value, annotation={**hints, **own}[key]) for key, value in defaults.items()]
-    return inspect.Signature(parameters, return_annotation=RelationExtractor)
+    return inspect.Signature(parameters, return_annotation=RelationComponent)
 
 
 make_relation_extractor.__signature__ = _signature()  # type: ignore[attr-defined]
