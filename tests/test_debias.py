@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from qa4re.backends.base import LANGUAGE_MODEL, GenerateRequest, OptionScores, ScoreRequest
+from qa4re.errors import ConfigError
 from qa4re.extract.debiasers.positions import PositionPriors, cyclic_shifts, divide_prior, permutation_average, position_prior, unrotate
 from qa4re.extract.pipeline import Extractor, ExtractorConfig
 from qa4re.prompts.decode import letter_mass, position_probabilities
@@ -127,7 +128,8 @@ def test_without_debiasing_the_biased_reader_answers_b_every_time() -> None:
 
 @pytest.mark.parametrize("debias", ["permute", "pride", "content-free"])
 def test_each_debiasing_method_recovers_the_content(debias: str) -> None:
-    predictions, _ = run(debias, permutations=19, prior_samples=2)
+    knobs = {"permute": {"permutations": 19}, "pride": {"prior_samples": 2}}.get(debias, {})
+    predictions, _ = run(debias, **knobs)
     assert {p.relation for p in predictions} == {FAVOURITE}
 
 
@@ -153,3 +155,13 @@ def test_answer_prefix_travels_with_every_request() -> None:
     config = ExtractorConfig(answer_prefix="Option:", debias="permute", permutations=2)
     list(Extractor(load_schema("semeval"), reader, config).predict(semeval_instances(2)))
     assert {r.answer_prefix for r in reader.requests} == {"Option:"}
+
+
+def test_a_knob_the_chosen_debiaser_or_selector_does_not_read_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^--permutations: the pride debiaser does not take this option \(permute does\)$"):
+        ExtractorConfig(debias="pride", permutations=8)
+    with pytest.raises(ConfigError, match=r"^--max-options: the flat selector does not take this option \(auto, tournament, preselect do\)$"):
+        ExtractorConfig(selector="flat", max_options=8)
+    with pytest.raises(ConfigError, match="--debias-options: the permute debiaser declares no options of its own"):
+        ExtractorConfig(debias="permute", debias_options="k=1")
+    assert ExtractorConfig(debias="pride", prior_samples=3).prior_samples == 3

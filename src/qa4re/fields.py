@@ -152,3 +152,42 @@ def validate(instance: Any) -> None:
 def output_values(instance: Any) -> tuple[Any, ...]:
     """The values of the fields that can change outputs (``Setting.output``), for a cache key."""
     return tuple((d.name, getattr(instance, d.name)) for d in declared(type(instance)) if d.setting.output)
+
+
+def _typed(raw: str, kind: Any) -> Any:
+    """A KEY=VALUE value as the field's type (bool: true/false, yes/no, 1/0)."""
+    if kind is bool:
+        if raw.lower() not in ("true", "false", "yes", "no", "1", "0"):
+            raise ValueError(f"expected true or false, got '{raw}'")
+        return raw.lower() in ("true", "yes", "1")
+    if kind is int:
+        return int(raw)
+    if kind is float:
+        return float(raw)
+    return raw
+
+
+def keyword_options(text: str | None, options: type | None, flag: str, owner: str) -> dict[str, Any]:
+    """``KEY=VALUE[,KEY=VALUE]`` checked against a plug-in's own ``Options`` dataclass (fields made with :func:`setting`).
+
+    ``owner`` names the class for messages (``the toy backend (ToyBackend)``); an option it does not
+    declare, a value of the wrong type or below its minimum is one :class:`ConfigError` naming ``flag``.
+    """
+    if not text:
+        return {}
+    if options is None:
+        raise ConfigError(f"{flag}: {owner} declares no options of its own")
+    fields = {d.name: d for d in declared(options)}
+    values: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, equals, raw = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not equals:
+            raise ConfigError(f"{flag}: expected KEY=VALUE, got '{part}'")
+        if key not in fields:
+            raise ConfigError(f"{flag}: {UnknownNameError(f'option of {owner}', key, list(fields))}")
+        try:
+            values[key] = check_value(fields[key], _typed(raw.strip(), fields[key].base))
+        except (ConfigError, ValueError) as exc:
+            raise ConfigError(f"{flag}: {key}: {exc}") from None
+    return values

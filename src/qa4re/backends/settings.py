@@ -19,27 +19,14 @@ from qa4re.backends.cached import CachingBackend
 from qa4re.backends.device import Placement, batch_defaults
 from qa4re.backends.embedded import cache_dir
 from qa4re.backends.registry import ModelRef, backend_class, build_backend, parse_model
-from qa4re.errors import ConfigError, UnknownNameError
-from qa4re.fields import check_value, declared, setting, validate
+from qa4re.errors import ConfigError
+from qa4re.fields import declared, keyword_options, setting, validate
 
 __all__ = ["BackendSettings", "ModelRef", "parse_model"]
 
 _SERVED = "openai:<name> models: "
 # Settings the pipeline itself reads, whatever the backend: which model, requests per call, the output cache, costs.
 PIPELINE_SETTINGS = frozenset({"model", "batch_size", "cache", "price_per_million_input", "price_per_million_output"})
-
-
-def _typed(raw: str, kind: Any) -> Any:
-    """A KEY=VALUE value as the field's type (bool: true/false, yes/no, 1/0)."""
-    if kind is bool:
-        if raw.lower() not in ("true", "false", "yes", "no", "1", "0"):
-            raise ValueError(f"expected true or false, got '{raw}'")
-        return raw.lower() in ("true", "yes", "1")
-    if kind is int:
-        return int(raw)
-    if kind is float:
-        return float(raw)
-    return raw
 
 
 @dataclass(frozen=True)
@@ -122,26 +109,9 @@ class BackendSettings:
 
     def own_options(self) -> dict[str, Any]:
         """``backend_options`` checked against the backend's own ``Options`` dataclass (its fields made with ``setting()``)."""
-        if not self.backend_options:
-            return {}
-        cls, backend = backend_class(self.model), parse_model(self.model).backend
-        options = getattr(cls, "Options", None)
-        if options is None:
-            raise ConfigError(f"--backend-options: the {backend} backend ({cls.__name__}) declares no options of its own")
-        fields = {d.name: d for d in declared(options)}
-        values: dict[str, Any] = {}
-        for part in filter(None, (p.strip() for p in self.backend_options.split(","))):
-            key, equals, raw = part.partition("=")
-            key = key.strip().replace("-", "_")
-            if not equals:
-                raise ConfigError(f"--backend-options: expected KEY=VALUE, got '{part}'")
-            if key not in fields:
-                raise ConfigError(f"--backend-options: {UnknownNameError(f'option of the {backend} backend ({cls.__name__})', key, list(fields))}")
-            try:
-                values[key] = check_value(fields[key], _typed(raw.strip(), fields[key].base))
-            except (ConfigError, ValueError) as exc:
-                raise ConfigError(f"--backend-options: {key}: {exc}") from None
-        return values
+        cls = backend_class(self.model)
+        owner = f"the {parse_model(self.model).backend} backend ({cls.__name__})"
+        return keyword_options(self.backend_options, getattr(cls, "Options", None), "--backend-options", owner)
 
     def options(self) -> dict[str, Any]:
         """The constructor options of the model's backend: the settings it declares, where set, and its own options."""

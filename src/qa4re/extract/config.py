@@ -13,7 +13,7 @@ from enum import Enum
 from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE
 from qa4re.errors import ConfigError
 from qa4re.extract.registries import DEBIASERS, METHODS, SELECTORS
-from qa4re.fields import setting, validate
+from qa4re.fields import declared, keyword_options, setting, validate
 
 
 class Scoring(str, Enum):
@@ -73,7 +73,23 @@ class ExtractorConfig:
         "sure", "--preselect: the method whose answer scores rank the candidates (sure: their filled templates).", choices=METHODS.names
     )
 
+    debias_options: str | None = setting(None, "Options a debiaser declares itself (its Options class; plug-ins): KEY=VALUE, comma-separated.")
+
     def __post_init__(self) -> None:
         validate(self)  # a misspelt method, debiaser or selector, or a value below its minimum, fails here
         if self.selector == "preselect" and not self.preselect:
             raise ConfigError("--selector preselect needs --preselect N (how many candidates to keep)")
+        self.refuse_unused()
+
+    def refuse_unused(self) -> None:
+        """A debiaser's or selector's knob set away from its default, that the chosen one does not read, is one line."""
+        chosen = {"debias": DEBIASERS.get(self.debias), "selector": SELECTORS.get(self.selector)}  # classes, imported by name
+        keyword_options(self.debias_options, getattr(chosen["debias"], "Options", None), "--debias-options", f"the {self.debias} debiaser")
+        for kind, registry in (("debias", DEBIASERS), ("selector", SELECTORS)):
+            knobs = {field for name in registry.names() for field in getattr(registry.get(name), "takes", ())}
+            for d in declared(ExtractorConfig):
+                if d.name in knobs and getattr(self, d.name) != d.default and d.name not in chosen[kind].takes:
+                    takers = [name for name in registry.names() if d.name in getattr(registry.get(name), "takes", ())]
+                    flag, value = "--" + d.name.replace("_", "-"), getattr(self, kind)
+                    raise ConfigError(f"{flag}: the {value} {'debiaser' if kind == 'debias' else 'selector'} does not take this option "
+                                      f"({', '.join(takers)} {'does' if len(takers) == 1 else 'do'})")  # fmt: skip

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from qa4re.fields import keyword_options
+
 if TYPE_CHECKING:  # the settings module imports this package's registry
     from qa4re.extract.builder import InstanceView, PreparedPrompt
     from qa4re.extract.config import ExtractorConfig
@@ -42,9 +44,13 @@ class Debiaser:
 
     name: ClassVar[str] = "none"
     stateful: ClassVar[bool] = False  # learns from the stream's own inputs (it cannot be split across workers)
+    takes: ClassVar[tuple[str, ...]] = ()  # the ExtractorConfig fields it reads (another one set is refused)
+    Options: ClassVar[type | None] = None  # a dataclass of options of its own (fields made with setting()): --debias-options
 
     def __init__(self, config: ExtractorConfig) -> None:
         self.config = config
+        own = keyword_options(config.debias_options, self.Options, "--debias-options", f"the {self.name} debiaser")
+        self.options = self.Options(**own) if self.Options else None
 
     def plan(self, prompts: Sequence[PreparedPrompt], variant: Variants) -> list[Plan]:
         """Which prompts each instance of a batch needs."""

@@ -13,6 +13,7 @@ class Permute(Debiaser):
     """``permutations - 1`` extra prompts per instance; no state."""
 
     name = "permute"
+    takes = ("permutations",)
 
     def plan(self, prompts: Sequence[PreparedPrompt], variant: Variants) -> list[Plan]:
         return [shifted_plan(p, cyclic_shifts(len(p.prompt.options), self.config.permutations), variant) for p in prompts]

@@ -19,6 +19,7 @@ class PriDe(Debiaser):
 
     name = "pride"
     stateful = True
+    takes = ("prior_samples",)
 
     def __init__(self, config: ExtractorConfig) -> None:
         super().__init__(config)

@@ -15,6 +15,7 @@ class Auto(Selector):
     """What the settings ask for: ``preselect`` first if set; rounds when ``max_options`` (or the backend's letters) are exceeded."""
 
     name = "auto"
+    takes = ("preselect", "preselect_by", "max_options")
 
     def select(self, prompts: Sequence[PreparedPrompt], round: Round) -> list[Output]:
         return Preselect().select(prompts, round) if round.config.preselect else by_size(prompts, round)

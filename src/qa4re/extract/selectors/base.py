@@ -38,6 +38,7 @@ class Selector:
     """Every candidate in one prompt per instance (no selection)."""
 
     name: ClassVar[str] = "flat"
+    takes: ClassVar[tuple[str, ...]] = ()  # the ExtractorConfig fields it reads (another one set is refused)
 
     def select(self, prompts: Sequence[PreparedPrompt], round: Round) -> list[Output]:
         """One output per prompt, in order."""

@@ -24,6 +24,7 @@ class Preselect(Selector):
     """Ranks the candidates of each prompt with more than ``preselect`` of them, then decides by size (tournament or flat)."""
 
     name = "preselect"
+    takes = ("preselect", "preselect_by", "max_options")
 
     def narrow(self, prompts: Sequence[PreparedPrompt], round: Round) -> list[PreparedPrompt | Output]:
         """Each prompt over its kept candidates, or the error record of a failed ranking."""

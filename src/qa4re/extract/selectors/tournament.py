@@ -16,6 +16,7 @@ class Tournament(Selector):
     non-NA winner anywhere: NA, as the first group answered it. All prompts of a round are asked together."""
 
     name = "tournament"
+    takes = ("max_options",)
 
     def select(self, prompts: Sequence[PreparedPrompt], round: Round) -> list[Output]:
         size = round.size
