@@ -6,6 +6,7 @@ nothing); the schema and reconciliation tests use the fake backend, which always
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -171,3 +172,20 @@ def test_one_model_serves_relation_lists_given_per_call_and_no_cache_file_is_wri
     cached = qa4re.RelationExtractor(["born in"], model="fake:x", ner=None, cache=tmp_path / "c.sqlite")
     cached(text, spans)
     assert (tmp_path / "c.sqlite").is_file()
+
+
+def test_every_document_adapter_offers_the_prompt_settings_declared_for_them() -> None:
+    import typer.main
+
+    from qa4re.cli import app
+    from qa4re.fields import field_names
+    from qa4re.integrations.spacy import make_relation_extractor
+
+    keys = set(field_names(ExtractorConfig, lambda s: s.spacy))
+    assert {"method", "debias", "selector", "preselect", "answer_prefix"} <= keys
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    for name in ("extract", "serve"):
+        assert keys <= {p.name for p in commands[name].params}, name
+    assert keys <= set(inspect.signature(make_relation_extractor).parameters)  # the spaCy component's config
+    rex = qa4re.RelationExtractor(["born in"], model="fake:x", ner=None, method="vanilla", debias="permute", permutations=2)
+    assert rex.config.method == "vanilla" and rex.config.permutations == 2  # the API takes every setting by name

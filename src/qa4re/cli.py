@@ -35,7 +35,7 @@ from qa4re.extract.documents import DocumentSettings
 from qa4re.extract.jobs import extract_file, predict_file
 from qa4re.extract.ner import load_pipeline, pipeline_name
 from qa4re.extract.pairs import read_documents
-from qa4re.fields import declared
+from qa4re.fields import declared, field_names
 from qa4re.integrations.limits import ServiceLimits
 from qa4re.schemas.entity_types import load_entity_types
 from qa4re.schemas.loader import builtin_template_sets, list_schemas, load_schema
@@ -103,7 +103,8 @@ limit_options = option_bundle("limits", ServiceLimits)
 # serve: each request sets its own threshold and include_na; the bounds are the same settings as extract's
 serve_document_options = option_bundle("document_settings", DocumentSettings, only=("max_entities", "max_pairs"))
 tune_options = option_bundle("tune_settings", TuneSettings)
-large_schema_options = option_bundle("extractor_config", ExtractorConfig, only=("constraints", "selector", "max_options", "preselect"))
+# The prompt settings every document adapter offers (extract, serve, the spaCy component), declared once (spacy=True).
+document_prompt_options = option_bundle("extractor_config", ExtractorConfig, only=tuple(field_names(ExtractorConfig, lambda s: s.spacy)))
 
 
 def _version(value: bool) -> None:
@@ -218,7 +219,7 @@ def predict_command(
 
 @app.command("extract")
 @model_options
-@large_schema_options
+@document_prompt_options
 @document_options
 @engine_options
 def extract_command(
@@ -287,10 +288,12 @@ def check_input_file(path: Path) -> None:
 
 @app.command("serve")
 @model_options
+@document_prompt_options
 @limit_options
 @serve_document_options
 def serve_command(
     backend_settings: BackendSettings,
+    extractor_config: ExtractorConfig,
     limits: ServiceLimits,
     document_settings: DocumentSettings,
     schema: Annotated[str, typer.Option(help="Schema name or YAML/JSON file.")],
@@ -321,8 +324,8 @@ def serve_command(
                       "(set QA4RE_API_KEY to require one)[/yellow]", soft_wrap=True)  # fmt: skip
     backend = backend_settings.build()
     state = ServiceState()
-    app_ = create_app(relation_schema, backend, limits=limits, document_settings=document_settings, nlp=nlp, entity_types=type_map, api_key=key,
-                      state=state, log_documents=log_documents)  # fmt: skip
+    app_ = create_app(relation_schema, backend, extractor_config, limits=limits, document_settings=document_settings, nlp=nlp,
+                      entity_types=type_map, api_key=key, state=state, log_documents=log_documents)  # fmt: skip
     ner_name = ner_name or "none: requests must bring entities"
     access = "API key required" if key else "no API key"
     console.print(f"qa4re serve: schema {relation_schema.name}, model {backend.fingerprint}, NER {ner_name}, {access}; "

@@ -35,11 +35,11 @@ class UnknownTypePair(str, Enum):
 class ExtractorConfig:
     """Settings of an :class:`~qa4re.extract.pipeline.Extractor` (all have the paper's defaults)."""
 
-    method: str = setting("qa4re", "Prompting method (the paper's QA4RE, its baselines, or a plug-in's).", choices=METHODS.names)
+    method: str = setting("qa4re", "Prompting method (the paper's QA4RE, its baselines, or a plug-in's).", choices=METHODS.names, spacy=True)
     shots: int = setting(0, "Demonstrations per prompt (type-matched, seeded).", minimum=0, grid=False)
     seed: int = setting(0, "Seed for sampling and demonstrations.", grid=False)
     scoring: Scoring = setting(Scoring.LOGPROBS, "logprobs: option probabilities; generate: parse the first standalone letter of greedy text.")
-    constraints: bool = setting(True, "Apply the schema's type constraints.", flag="--constraints/--no-constraints")
+    constraints: bool = setting(True, "Apply the schema's type constraints.", flag="--constraints/--no-constraints", spacy=True)
     unknown_type_pair: UnknownTypePair = setting(
         UnknownTypePair.ALL, "A type pair absent from the constraints: offer all relations, predict NA, or record an error.", grid=False
     )
@@ -49,31 +49,30 @@ class ExtractorConfig:
     na_threshold: float | None = setting(None, "Predict NA when the best non-NA relation's probability is below this.", grid=False)
     shared_demonstrations: bool = setting(False, "One set of demonstrations per type pair (a reusable prefix).", flag="--shared-demonstrations")
     answer_prefix: str = setting(
-        "", "Text the model's reply starts with before the letter (chat: prefilled assistant turn), e.g. 'Option:'. Default: none (the paper)."
+        "", "Text the model's reply starts with before the letter (chat: prefilled assistant turn), e.g. 'Option:'. Default: none (the paper).", spacy=True
     )
     debias: str = setting(
         "none",
         "Position-bias removal (permute: average over --permutations cyclic shifts; pride: a prior from shifts of a few inputs).",
-        choices=DEBIASERS.names,
+        choices=DEBIASERS.names, spacy=True
     )
-    permutations: int = setting(4, "--debias permute: cyclic shifts of the options per example (each one model call).", minimum=1)
-    prior_samples: int = setting(8, "--debias pride: inputs per option count whose cyclic shifts estimate the prior.", minimum=1)
+    permutations: int = setting(4, "--debias permute: cyclic shifts of the options per example (each one model call).", minimum=1, spacy=True)
+    prior_samples: int = setting(8, "--debias pride: inputs per option count whose cyclic shifts estimate the prior.", minimum=1, spacy=True)
     selector: str = setting(
         "auto",
         "Which candidates each prompt offers (auto: preselect, tournament or flat, from the two options below).",
-        choices=SELECTORS.names,
+        choices=SELECTORS.names, spacy=True
     )
     max_options: int | None = setting(
-        None, "Large schemas: a prompt with more options becomes a tournament of rounds of at most this many (NA in each).", minimum=2
+        None, "Large schemas: a prompt with more options becomes a tournament of rounds of at most this many (NA in each).", minimum=2, spacy=True
     )
     preselect: int | None = setting(
-        None, "Large schemas: keep this many candidates, the likeliest by --preselect-by's scores (one extra prompt), then ask.", minimum=1
+        None, "Large schemas: keep this many candidates, the likeliest by --preselect-by's scores (one extra prompt), then ask.", minimum=1, spacy=True
     )
     preselect_by: str = setting(
-        "sure", "--preselect: the method whose answer scores rank the candidates (sure: their filled templates).", choices=METHODS.names
+        "sure", "--preselect: the method whose answer scores rank the candidates (sure: their filled templates).", choices=METHODS.names, spacy=True
     )
-
-    debias_options: str | None = setting(None, "Options a debiaser declares itself (its Options class; plug-ins): KEY=VALUE, comma-separated.")
+    debias_options: str | None = setting(None, "Options a debiaser declares itself (its Options class; plug-ins): KEY=VALUE, comma-separated.", spacy=True)
 
     def __post_init__(self) -> None:
         validate(self)  # a misspelt method, debiaser or selector, or a value below its minimum, fails here

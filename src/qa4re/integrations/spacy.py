@@ -67,6 +67,8 @@ class RelationComponent:
 
 COMPONENT_CONFIG = {"schema": "tacred", "templates": None, "entity_types": None, **{d.name: d.default for d in declared(DocumentSettings) if d.setting.spacy}}
 MODEL_KEYS = field_names(BackendSettings, lambda s: s.spacy)  # the model's keys, declared with the backend settings
+PROMPT_KEYS = field_names(ExtractorConfig, lambda s: s.spacy)  # the prompt settings extract offers, declared with the pipeline's
+PROMPT_DEFAULTS = {d.name: d.default for d in declared(ExtractorConfig) if d.name in PROMPT_KEYS}
 
 
 def make_relation_extractor(nlp: Language, name: str, **config: Any) -> RelationComponent:
@@ -75,7 +77,7 @@ def make_relation_extractor(nlp: Language, name: str, **config: Any) -> Relation
     model["cache"] = Path(model["cache"]) if model["cache"] else None
     relation_schema = load_schema(config["schema"], config["templates"])
     backend = BackendSettings(**model).build()
-    extractor = Extractor(relation_schema, backend, ExtractorConfig())
+    extractor = Extractor(relation_schema, backend, ExtractorConfig(**{key: config[key] for key in PROMPT_KEYS}))
     type_map = load_entity_types(config["entity_types"], relation_schema, config["schema"])
     settings = DocumentSettings(**{key: config[key] for key in field_names(DocumentSettings, lambda s: s.spacy)})
     return RelationComponent(extractor, type_map, settings)
@@ -83,8 +85,8 @@ def make_relation_extractor(nlp: Language, name: str, **config: Any) -> Relation
 
 def _signature() -> inspect.Signature:
     """The factory's signature, which spaCy validates a config against: the component's keys and the model's."""
-    defaults = {**COMPONENT_CONFIG, **{d.name: d.default for d in declared(BackendSettings) if d.name in MODEL_KEYS}}
-    hints = {d.name: d.type for d in declared(BackendSettings)} | {"cache": str | None}
+    defaults = {**COMPONENT_CONFIG, **{d.name: d.default for d in declared(BackendSettings) if d.name in MODEL_KEYS}, **PROMPT_DEFAULTS}
+    hints = {d.name: d.type for d in declared(BackendSettings)} | {d.name: d.type for d in declared(ExtractorConfig)} | {"cache": str | None}
     own = {"schema": str, "templates": str | None, "entity_types": str | None, **{d.name: d.type for d in declared(DocumentSettings)}}
     keyword = inspect.Parameter.KEYWORD_ONLY
     parameters = [
@@ -96,6 +98,7 @@ def _signature() -> inspect.Signature:
 
 
 make_relation_extractor.__signature__ = _signature()  # type: ignore[attr-defined]
-Language.factory("qa4re", default_config={**COMPONENT_CONFIG, **{d.name: d.default for d in declared(BackendSettings) if d.name in MODEL_KEYS}})(
+Language.factory("qa4re", default_config={**COMPONENT_CONFIG, **{d.name: d.default for d in declared(BackendSettings) if d.name in MODEL_KEYS},
+                                          **PROMPT_DEFAULTS})(
     make_relation_extractor
 )
