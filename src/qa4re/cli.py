@@ -37,8 +37,8 @@ from qa4re.extract.ner import load_pipeline, pipeline_name
 from qa4re.extract.pairs import read_documents
 from qa4re.fields import declared, field_names
 from qa4re.integrations.limits import ServiceLimits
-from qa4re.schemas.entity_types import load_entity_types
-from qa4re.schemas.loader import builtin_template_sets, list_schemas, load_schema
+from qa4re.schemas.entity_types import ENTITY_TYPES, load_entity_types
+from qa4re.schemas.loader import SCHEMAS, builtin_template_sets, list_schemas, load_schema
 from qa4re.tuning.items import SourceSpec
 from qa4re.tuning.settings import TuneSettings
 from qa4re.types import RelationInstance
@@ -50,7 +50,7 @@ DatasetOpt = Annotated[str, typer.Option(help=f"{' | '.join(DATASETS.names())}."
 DataOpt = Annotated[Path, typer.Option(help="Dataset file, or a folder holding the split's file.")]
 SplitOpt = Annotated[str, typer.Option(help="Split to read when --data is a folder.")]
 TemplatesOpt = Annotated[Optional[str], typer.Option(help="Template set (temp1..temp4 for TACRED; default: the schema's, temp2 = SuRE).")]  # noqa: UP045
-SchemaOpt = Annotated[Optional[str], typer.Option(help="Schema name or YAML/JSON file (default: the dataset's).")]  # noqa: UP045
+SchemaOpt = Annotated[Optional[str], typer.Option(help=f"{' | '.join(SCHEMAS.names())}, or a YAML/JSON schema file (default: the dataset's).")]  # noqa: UP045
 OnErrorOpt = Annotated[OnError, typer.Option(help="stop: fail on the first bad record; skip: record it as an error and go on.")]
 NerOpt = Annotated[
     Optional[str],  # noqa: UP045
@@ -58,7 +58,9 @@ NerOpt = Annotated[
 ]
 EntityTypesOpt = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Option(help="spaCy label -> schema type map: built-in name or YAML/JSON file (default: the schema's own, else labels as they are)."),
+    typer.Option(
+        help=f"spaCy label -> schema type map: {' | '.join(ENTITY_TYPES.names())}, or a YAML/JSON file (default: the schema's own, else labels as they are)."
+    ),
 ]
 DemonstrationsOpt = Annotated[Optional[Path], typer.Option(help="File to draw demonstrations from (default: the train split).")]  # noqa: UP045
 

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from qa4re.errors import SchemaError
+from qa4re.registry import DataRegistry
 from qa4re.schemas.loader import read_schema_file, string_list
 from qa4re.schemas.model import RelationSchema
 
-BUILTIN_ENTITY_TYPES = {"ontonotes-tacred": "ontonotes-tacred.v2.yaml", "ontonotes-tacred.v1": "ontonotes-tacred.v1.yaml"}
+ENTITY_TYPES = DataRegistry(
+    "entity-type map",
+    "qa4re.entity_types",
+    {
+        "ontonotes-tacred": "qa4re.schemas:data/entity_types/ontonotes-tacred.v2.yaml",
+        "ontonotes-tacred.v2": "qa4re.schemas:data/entity_types/ontonotes-tacred.v2.yaml",
+        "ontonotes-tacred.v1": "qa4re.schemas:data/entity_types/ontonotes-tacred.v1.yaml",
+    },
+)
+"""Entity-type maps by name (versioned; the bare name is the newest): a data file inside a package; plug-ins add theirs through
+the entry-point group ``qa4re.entity_types`` (``my-map = "my_package:maps/my.v1.yaml"``)."""
 # The map used by default for each built-in schema; the others keep the detector's labels.
 SCHEMA_ENTITY_TYPES = {"tacred": "ontonotes-tacred", "tacrev": "ontonotes-tacred", "retacred": "ontonotes-tacred"}
 
@@ -50,10 +60,9 @@ def load_entity_types(name_or_path: str | Path | None, schema: RelationSchema | 
             return IDENTITY
         name_or_path = default
     key = str(name_or_path)
-    if key in BUILTIN_ENTITY_TYPES:
-        file = BUILTIN_ENTITY_TYPES[key]
-        source = f"qa4re/schemas/data/entity_types/{file}"
-        data = read_schema_file(resources.files("qa4re.schemas").joinpath("data", "entity_types", file).read_text(encoding="utf-8"), file)
+    if key in ENTITY_TYPES:
+        source = ENTITY_TYPES.get(key).replace(":", "/")
+        data = read_schema_file(ENTITY_TYPES.file(key).read_text(encoding="utf-8"), source)
     else:
         path = Path(key)
         try:
