@@ -9,11 +9,10 @@ import pytest
 
 from conftest import SHARED
 from helpers import qa4re
-from qa4re.datasets import OnError, dataset_file, read_dataset
+from qa4re.datasets import OnError, dataset_file, dataset_schema, read_dataset
 from qa4re.datasets.fewrel import split_relations
 from qa4re.errors import ConfigError
 from qa4re.evaluation.metrics import macro_scores
-from qa4re.evaluation.run import dataset_schema
 from qa4re.extract.builder import PromptBuilder
 from qa4re.extract.config import ExtractorConfig
 from qa4re.types import ErrorRecord, RelationInstance

@@ -20,12 +20,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from qa4re.backends.settings import BackendSettings
-from qa4re.datasets import DATASETS, OnError, dataset_file, read_dataset
+from qa4re.datasets import DATASETS, OnError, dataset_file, dataset_schema, read_dataset
 from qa4re.engines import DocumentSpec, EngineSettings, ExtractorSpec
 from qa4re.errors import BackendUnavailable, ConfigError, DataError, Qa4reError
 from qa4re.evaluation.html import write_extraction_report
 from qa4re.evaluation.report import headline_rows
-from qa4re.evaluation.run import EvaluationSettings, dataset_schema, evaluate, sampled
+from qa4re.evaluation.run import EvaluationSettings, evaluate, sampled
 from qa4re.experiments.config import load_experiment
 from qa4re.experiments.report import compare_to_baseline, group_results, published_rows, results_json, write_results
 from qa4re.experiments.runner import CellResult, run_experiment

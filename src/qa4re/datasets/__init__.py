@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from qa4re.datasets.base import Dataset, OnError, sample_positions
+from qa4re.errors import ConfigError
 from qa4re.registry import Registry
+from qa4re.schemas.loader import load_schema
+from qa4re.schemas.model import RelationSchema
 from qa4re.types import Item
 
 DATASETS: Registry[Dataset] = Registry(
@@ -31,7 +34,7 @@ DATASETS: Registry[Dataset] = Registry(
     },
 )
 
-__all__ = ["DATASETS", "Dataset", "Item", "OnError", "dataset_file", "get_dataset", "read_dataset", "sample_positions"]
+__all__ = ["DATASETS", "Dataset", "Item", "OnError", "dataset_file", "dataset_schema", "get_dataset", "read_dataset", "sample_positions"]
 
 
 def get_dataset(name: str) -> Dataset:
@@ -47,3 +50,14 @@ def dataset_file(dataset: str, data: Path, split: str) -> Path:
 def read_dataset(dataset: str, path: Path, on_error: OnError = OnError.STOP, split: str | None = None) -> Iterator[Item]:
     """Stream the items of one dataset file (``split`` matters only where one file holds several: WebRED)."""
     return get_dataset(dataset).read(path, on_error, split)
+
+
+def dataset_schema(dataset: str, schema: str | None = None, templates: str | None = None, data: Path | None = None, split: str = "test") -> RelationSchema:
+    """The schema of a run: ``schema`` if given, else the one the dataset's files define (``data``), else its built-in schema."""
+    known = get_dataset(dataset)
+    if schema is None and known.schema_for is not None and data is not None:
+        return known.schema_for(known.file(data, split), split, templates)
+    name = schema or known.schema
+    if name is None:
+        raise ConfigError(f"--schema is required for --dataset {dataset}")
+    return load_schema(name, templates)

@@ -15,7 +15,7 @@ from typing import Any
 from qa4re.backends.base import Backend
 from qa4re.backends.registry import backend_class
 from qa4re.backends.settings import BackendSettings
-from qa4re.datasets import OnError, dataset_file, get_dataset, read_dataset, sample_positions
+from qa4re.datasets import OnError, dataset_file, dataset_schema, get_dataset, read_dataset, sample_positions
 from qa4re.engines import Engine, ExtractorSpec, LocalEngine
 from qa4re.errors import ConfigError, DataError
 from qa4re.evaluation.diagnostics import AnswerDiagnostics
@@ -25,7 +25,6 @@ from qa4re.evaluation.report import compute_metrics, write_outputs
 from qa4re.evaluation.results import EvaluationResult, RunRecord
 from qa4re.extract.config import ExtractorConfig
 from qa4re.extract.methods import method_class
-from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import RelationSchema
 from qa4re.types import AnswerSource, ErrorKind, ErrorRecord, Item, Output, Prediction, RelationInstance
 
@@ -60,17 +59,6 @@ def estimated_cost(usage: Any, model: BackendSettings) -> float | None:
 def runs_on(method: str, model: str) -> bool:
     """Whether ``--model``'s backend has a capability that ``method`` needs (an ``nli:`` model runs the NLI method only, and only it)."""
     return bool(method_class(method).needs & backend_class(model).capabilities)
-
-
-def dataset_schema(dataset: str, schema: str | None, templates: str | None, data: Path | None = None, split: str = "test") -> RelationSchema:
-    """The schema of a run: ``schema`` if given, else the one the dataset's files define, else its built-in schema."""
-    known = get_dataset(dataset)
-    if schema is None and known.schema_for is not None and data is not None:
-        return known.schema_for(known.file(data, split), split, templates)
-    name = schema or known.schema
-    if name is None:
-        raise ConfigError(f"--schema is required for --dataset {dataset}")
-    return load_schema(name, templates)
 
 
 def tuning_exposure(model: BackendSettings, schema: RelationSchema) -> dict[str, Any] | None:

@@ -15,21 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from qa4re.datasets import get_dataset
+from qa4re.datasets import dataset_schema, get_dataset
 from qa4re.errors import ConfigError
-from qa4re.schemas.loader import load_schema
 from qa4re.schemas.model import RelationSchema
 from qa4re.tuning.items import MCItem
-
-
-def split_schema(dataset: str, path: Path, split: str) -> RelationSchema:
-    """The schema of one split of a dataset: the one its files define, else its built-in schema."""
-    known = get_dataset(dataset)
-    if known.schema_for is not None:
-        return known.schema_for(known.file(path, split), split, None)
-    if known.schema is None:
-        raise ConfigError(f"--dataset {dataset} has no schema of its own; its relations cannot be named")
-    return load_schema(known.schema)
 
 
 @cache
@@ -63,7 +52,7 @@ def excluded_relations(refs: Sequence[str]) -> dict[str, frozenset[str]]:
     out = {}
     for ref in refs:
         dataset, path, split = parse_split_ref(ref)
-        schema = split_schema(dataset, path, split)
+        schema = dataset_schema(dataset, data=path, split=split)
         out[ref] = with_inverses(schema.positive_relations, schema)
     return out
 

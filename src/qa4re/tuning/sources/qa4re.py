@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from qa4re.datasets import OnError, get_dataset
+from qa4re.datasets import OnError, dataset_schema, get_dataset
 from qa4re.datasets.base import hash_fraction
 from qa4re.errors import ConfigError
 from qa4re.extract.builder import PreparedPrompt, PromptBuilder
 from qa4re.extract.config import ExtractorConfig, UnknownTypePair
 from qa4re.schemas.model import RelationSchema
-from qa4re.tuning.exposure import split_schema
 from qa4re.tuning.items import MCItem
 from qa4re.types import ErrorRecord, RelationInstance
 
@@ -46,7 +45,7 @@ def read_qa4re(spec: str, split: str, exclude: frozenset[str] = frozenset()) -> 
         raise ConfigError(f"qa4re:{spec}: expected qa4re:DATASET:SPLIT:PATH (e.g. qa4re:redocred-evidence:dev:../shared/data/redocred)")
     known = get_dataset(dataset)
     path = known.file(Path(path_text), data_split)
-    schema = without(split_schema(dataset, Path(path_text), data_split), exclude)
+    schema = without(dataset_schema(dataset, data=Path(path_text), split=data_split), exclude)
     builder = PromptBuilder(schema, replace(ExtractorConfig(), unknown_type_pair=UnknownTypePair.NA))
     na = schema.na_relation
     for item in known.read(path, OnError.SKIP, data_split):
