@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SEMEVAL ?= ../shared/data/semeval2010_task8
 
-.PHONY: install install-llama install-server install-ray install-docs docs demo test test-unit test-llama test-server test-ray fuzz lint bench bench-llama bench-served bench-ray clean
+.PHONY: install install-llama install-server install-ray install-docs docs demo test test-unit test-slow test-llama test-server test-ray fuzz lint bench bench-llama bench-served bench-ray clean
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,10 @@ test-llama: install-llama
 
 test-server: install-server
 	$(BIN)/pytest -q -m server
+
+# The long end-to-end tuning runs (resumed after SIGKILL, full tuning, T5, every objective; a few minutes).
+test-slow: install
+	$(BIN)/pytest -q -m slow
 
 # The Ray engine on a local Ray instance (two actors, the embedded model; a few minutes).
 test-ray: install-ray

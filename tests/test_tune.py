@@ -58,6 +58,7 @@ def test_tune_writes_an_adapter_and_its_card_and_the_adapter_is_used(tmp_path: P
     assert "+adapter:" in json.loads((tmp_path / "eval" / "metrics.json").read_text())["run"]["model"]["fingerprint"], run.stdout
 
 
+@pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_to_the_same_adapter(tmp_path: Path) -> None:
     data = items_file(tmp_path / "items.jsonl")
     whole, killed = tmp_path / "whole", tmp_path / "killed"
@@ -102,6 +103,7 @@ def test_a_missing_items_file_is_one_line_and_exit_2(tmp_path: Path, items: str)
     assert result.returncode == 2 and result.stderr.strip() == "error: missing.jsonl: no such file"
 
 
+@pytest.mark.slow
 def test_full_tuning_writes_a_model_folder_that_loads_as_a_model(tmp_path: Path) -> None:
     data = items_file(tmp_path / "items.jsonl")
     out = tmp_path / "model"
@@ -112,6 +114,7 @@ def test_full_tuning_writes_a_model_folder_that_loads_as_a_model(tmp_path: Path)
     assert refused.returncode == 2 and "a fully tuned model is --model FOLDER" in refused.stderr
 
 
+@pytest.mark.slow
 def test_a_tiny_t5_tunes_with_lora_and_fully(tmp_path: Path, tiny_t5_folder: Path) -> None:
     from qa4re.tuning import SourceSpec, TuneSettings, tune
 
@@ -122,6 +125,7 @@ def test_a_tiny_t5_tunes_with_lora_and_fully(tmp_path: Path, tiny_t5_folder: Pat
         assert report.steps == 2 and all(loss > 0 for loss in report.losses) and len(report.curve) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["content", "text"])
 def test_every_objective_trains_a_step(tmp_path: Path, objective: str) -> None:
     from qa4re.backends.transformers import TransformersBackend
@@ -197,6 +201,7 @@ def test_a_run_whose_items_show_an_evaluated_relation_is_refused_in_one_line(tmp
     assert not (tmp_path / "out" / "checkpoint").exists()
 
 
+@pytest.mark.slow
 def test_tuning_on_qa4re_items_records_the_relations_it_saw_and_kept_out(tmp_path: Path) -> None:
     data = Path(__file__).parent / "fixtures" / "redocred_small.jsonl"
     heldout = items_file(tmp_path / "mc.jsonl")
