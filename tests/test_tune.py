@@ -218,3 +218,11 @@ def test_tuning_on_qa4re_items_records_the_relations_it_saw_and_kept_out(tmp_pat
     exposure = json.loads((tmp_path / "eval" / "metrics.json").read_text())["run"]["tuning_exposure"]
     assert "date of birth" in exposure["seen"] and "place of birth" not in exposure["seen"] and exposure["relations"] == 96
     assert "relations seen in tuning" in run.stdout and f"{len(exposure['seen'])} of 96" in run.stdout
+
+
+def test_an_excluded_relation_brings_its_own_inverses_only() -> None:
+    from qa4re.tuning.exposure import with_inverses
+
+    assert with_inverses(["father"]) == {"father", "child"}  # not "mother", the inverse of child
+    assert with_inverses(["child"]) == {"child", "father", "mother"}
+    assert with_inverses(["part of", "sport"]) == {"part of", "has part", "sport"}

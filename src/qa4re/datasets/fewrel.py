@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -54,15 +54,15 @@ def _names(folder: Path) -> dict[str, tuple[str, str]]:
     return {pid: (str(value[0]), str(value[1]) if len(value) > 1 else "") for pid, value in raw.items() if isinstance(value, list) and value}
 
 
-def split_relations(folder: Path, m: int, split: str) -> list[str]:
-    """The PIDs of ``split`` (test: the m unseen relations; dev: the validation relations outside them)."""
+def split_relations(folder: Path, m: int, split: str, available: Iterable[str] | None = None) -> list[str]:
+    """The PIDs of ``split`` (test: the m unseen relations; dev: the validation relations outside them,
+    of ``available``, by default those of the folder's ``val_wiki.json``)."""
     lists = _read_json(folder / "splits" / f"fewrel_rel2id_{m}_ori.json")
     test = sorted(lists["test"], key=lists["test"].__getitem__)
     if split == "test":
         return test
     if split == "dev":
-        available = list(_read_json(folder / FILE))
-        return [pid for pid in available if pid not in test]
+        return [pid for pid in (available if available is not None else _read_json(folder / FILE)) if pid not in test]
     raise ConfigError(f"fewrel-unseen-{m} has the splits test and dev (dev: the validation relations outside the test ones), not '{split}'")
 
 
@@ -92,8 +92,8 @@ def read_unseen(m: int) -> Any:
 
     def read(path: Path, on_error: OnError = OnError.STOP, split: str | None = None) -> Iterator[Item]:
         folder, source = path.parent, str(path)
-        pids = split_relations(folder, m, split or "test")
         data, names = _read_json(path), _names(folder)
+        pids = split_relations(folder, m, split or "test", data)
         missing = [pid for pid in pids if pid not in data or pid not in names]
         if missing:
             raise DataError(source, None, missing[0], "a relation of the split is not in val_wiki.json or pid2name.json")

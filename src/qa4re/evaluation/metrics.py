@@ -83,8 +83,8 @@ class MacroScore(TypedDict):
 
 def macro_scores(pairs: PairCounts, relations: Iterable[str]) -> MacroScore:
     """Macro P/R/F1 over ``relations`` (each counts once, whether or not it was predicted)."""
-    scores = [_prf(sum(n for (g, p), n in pairs.items() if g == r and p == r), sum(n for (_, p), n in pairs.items() if p == r),
-                   sum(n for (g, _), n in pairs.items() if g == r)) for r in relations]  # fmt: skip
+    by_label = per_relation(pairs)
+    scores = [by_label.get(r) or _prf(0, 0, 0) for r in relations]
     count = len(scores) or 1
     precision, recall = sum(s["precision"] for s in scores) / count, sum(s["recall"] for s in scores) / count
     return {

@@ -82,13 +82,12 @@ class ExtractorConfig:
 
     def refuse_unused(self) -> None:
         """A debiaser's or selector's knob set away from its default, that the chosen one does not read, is one line."""
-        chosen = {"debias": DEBIASERS.get(self.debias), "selector": SELECTORS.get(self.selector)}  # classes, imported by name
-        keyword_options(self.debias_options, getattr(chosen["debias"], "Options", None), "--debias-options", f"the {self.debias} debiaser")
-        for kind, registry in (("debias", DEBIASERS), ("selector", SELECTORS)):
-            knobs = {field for name in registry.names() for field in getattr(registry.get(name), "takes", ())}
+        debiaser = DEBIASERS.get(self.debias)  # the class, imported by name
+        keyword_options(self.debias_options, getattr(debiaser, "Options", None), "--debias-options", f"the {self.debias} debiaser")
+        for chosen, registry, noun in ((self.debias, DEBIASERS, "debiaser"), (self.selector, SELECTORS, "selector")):
+            takes = {name: getattr(registry.get(name), "takes", ()) for name in registry.names()}
             for d in declared(ExtractorConfig):
-                if d.name in knobs and getattr(self, d.name) != d.default and d.name not in chosen[kind].takes:
-                    takers = [name for name in registry.names() if d.name in getattr(registry.get(name), "takes", ())]
-                    flag, value = "--" + d.name.replace("_", "-"), getattr(self, kind)
-                    raise ConfigError(f"{flag}: the {value} {'debiaser' if kind == 'debias' else 'selector'} does not take this option "
+                takers = [name for name, fields in takes.items() if d.name in fields]
+                if takers and d.name not in takes[chosen] and getattr(self, d.name) != d.default:
+                    raise ConfigError(f"--{d.name.replace('_', '-')}: the {chosen} {noun} does not take this option "
                                       f"({', '.join(takers)} {'does' if len(takers) == 1 else 'do'})")  # fmt: skip

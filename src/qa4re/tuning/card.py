@@ -29,6 +29,7 @@ def write_card(
     import torch
     import transformers
 
+    exposure = exposure or {"relations": [], "excluded": {}}
     card = {
         "key": key,
         "kind": "model" if settings.full else "lora-adapter",
@@ -36,7 +37,7 @@ def write_card(
         "base_fingerprint": base_fingerprint,
         "weights_sha256": weights_digest(output),
         "data": {"sources": list(sources), "train_items": n_train, "bad_records": n_errors, "sha256": digest, "licences": list(DATA_LICENCES)},
-        "relations": exposure or {"relations": [], "excluded": {}},  # relations the items showed, and the evaluation splits kept out
+        "relations": exposure,  # relations the items showed, and the evaluation splits kept out
         "heldout": {"source": heldout, "split": "heldout", "items": n_heldout, "wording": "the held-out instruction (never trained on)"},
         "settings": asdict(settings),
         "report": asdict(report),
@@ -54,8 +55,8 @@ def write_card(
         f"- Data: {', '.join(sources)} (split train, {n_train} items, {n_errors} bad records, sha256 `{digest[:16]}`); "
         "no relation-extraction data unless a source above is one",
         f"- Held-out: {n_heldout} items of {heldout} (split heldout), asked in a wording never trained on",
-        f"- Relations seen in tuning: {len((exposure or {}).get('relations', []))} (listed in card.json)"
-        + "".join(f"; kept out: the relations of {ref} and their inverses" for ref in (exposure or {}).get("excluded", {})),
+        f"- Relations seen in tuning: {len(exposure['relations'])} (listed in card.json)"
+        + "".join(f"; kept out: the relations of {ref} and their inverses" for ref in exposure["excluded"]),
         f"- Seed {settings.seed}, learning rate {settings.learning_rate:g}, dtype {settings.dtype}",
         "",
         "| step | items | own options | chance | top letter | padded | chance | top letter |",

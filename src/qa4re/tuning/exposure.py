@@ -29,12 +29,9 @@ def _inverse_pairs() -> tuple[tuple[str, str], ...]:
 
 def with_inverses(relations: Iterable[str], schema: RelationSchema | None = None) -> frozenset[str]:
     """``relations`` and every relation that states one of them the other way round."""
-    found = set(relations)
+    given = set(relations)
     pairs = [*_inverse_pairs(), *((schema.inverses or {}).items() if schema else ())]
-    for a, b in pairs:
-        if a in found or b in found:
-            found |= {a, b}
-    return frozenset(found)
+    return frozenset(given | {b for a, b in pairs if a in given} | {a for a, b in pairs if b in given})
 
 
 def parse_split_ref(ref: str) -> tuple[str, Path, str]:

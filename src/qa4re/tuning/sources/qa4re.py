@@ -46,7 +46,7 @@ def read_qa4re(spec: str, split: str, exclude: frozenset[str] = frozenset()) -> 
     known = get_dataset(dataset)
     path = known.file(Path(path_text), data_split)
     schema = without(dataset_schema(dataset, data=Path(path_text), split=data_split), exclude)
-    builder = PromptBuilder(schema, replace(ExtractorConfig(), unknown_type_pair=UnknownTypePair.NA))
+    builder = PromptBuilder(schema, ExtractorConfig(unknown_type_pair=UnknownTypePair.NA))
     na = schema.na_relation
     for item in known.read(path, OnError.SKIP, data_split):
         if isinstance(item, ErrorRecord):
