@@ -61,8 +61,9 @@ docs: install-docs
 demo: install
 	$(BIN)/qa4re evaluate --dataset semeval --data $(SEMEVAL) --split test --limit 200 --seed 0 --output runs/semeval-qa4re
 
+# One worker per core (pytest-xdist); each gets its share of the cores for torch (tests/conftest.py).
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 # The unit suite: no model, no server, no subprocess (under a minute).
 test-unit: install

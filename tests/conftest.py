@@ -1,12 +1,32 @@
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+# A parallel run (pytest -n N, pytest-xdist) gives each worker its share of the cores: N workers each
+# using every core for torch's matrix products were slower than one. Set before any test imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    _share = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_name, str(_share))
+
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@dataclass(frozen=True)
+class SemEvalRun:
+    """One ``qa4re evaluate`` run on the SemEval fixture: its output folder, its cache, what it printed."""
+
+    output: Path
+    cache: Path
+    stdout: str
+    stderr: str
 
 
 @pytest.fixture(scope="session")
@@ -80,10 +100,10 @@ def news_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-# Modules whose tests run the qa4re command, which loads the embedded model in a subprocess.
+# Modules whose tests run the qa4re command, which runs the embedded model.
 COMMAND_MODULES = {"test_cli", "test_cli_errors", "test_ner", "test_experiments", "test_serve", "test_placement_entry_points", "test_paper_grid", "test_tune",
                    "test_adapters"}
-MODEL_FIXTURES = {"embedded_backend", "embedded_completion_backend", "embedded_llama", "service", "random_adapter"}
+MODEL_FIXTURES = {"semeval_run", "embedded_backend", "embedded_completion_backend", "embedded_llama", "service", "random_adapter"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -92,6 +112,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         module = item.module.__name__ if isinstance(item, pytest.Function) and item.module else ""
         if module in COMMAND_MODULES or MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(scope="session")
+def semeval_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SemEvalRun]:
+    """``qa4re evaluate`` of a method on the SemEval fixture, run once per test run and method.
+
+    The tests that read one default run's files (predictions, metrics, report, page) share it, also
+    across the workers of a parallel run: the first to ask runs it under a file lock in the folder the
+    workers share, the others read what it left. Its outputs are read-only by agreement.
+    """
+    from filelock import FileLock
+
+    from helpers import SEMEVAL, qa4re
+
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+
+    def run(method: str) -> SemEvalRun:
+        root = shared / f"semeval-{method}"
+        with FileLock(str(root) + ".lock"):
+            if not (root / "stderr.txt").is_file():
+                args = ("--method", method, "--output", root / "run", "--cache", root / "c.sqlite")
+                result = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, *args)
+                (root / "stdout.txt").write_text(result.stdout, encoding="utf-8")
+                (root / "stderr.txt").write_text(result.stderr, encoding="utf-8")
+        return SemEvalRun(root / "run", root / "c.sqlite", (root / "stdout.txt").read_text(encoding="utf-8"), (root / "stderr.txt").read_text(encoding="utf-8"))
+
+    return run
 
 
 @pytest.fixture(scope="session")

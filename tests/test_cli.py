@@ -9,20 +9,21 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import GOLDEN
+from conftest import GOLDEN, SemEvalRun
 from helpers import SEMEVAL, independent_scores, qa4re, read_jsonl, rows
 
 
 @pytest.mark.parametrize("method", ["qa4re", "vanilla"])
-def test_evaluate_writes_predictions_metrics_and_report(tmp_path: Path, method: str) -> None:
-    out = tmp_path / "run"
-    result = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--method", method, "--output", out, "--cache", tmp_path / "c.sqlite")
-    assert "micro F1 (no NA)" in result.stdout
-    assert result.stdout.splitlines()[0].startswith(f"{method} · semeval test · transformers:embedded:")  # the title is one unbroken line
+def test_evaluate_writes_predictions_metrics_and_report(tmp_path: Path, method: str, semeval_run: Callable[[str], SemEvalRun]) -> None:
+    run = semeval_run(method)
+    out = run.output
+    assert "micro F1 (no NA)" in run.stdout
+    assert run.stdout.splitlines()[0].startswith(f"{method} · semeval test · transformers:embedded:")  # the title is one unbroken line
     records = read_jsonl(out / "predictions.jsonl")
     metrics = json.loads((out / "metrics.json").read_text())
     assert [r["id"] for r in records] == [str(i) for i in range(1, 13)]
@@ -31,7 +32,7 @@ def test_evaluate_writes_predictions_metrics_and_report(tmp_path: Path, method: 
     for key, value in independent_scores(records, "Other").items():
         assert metrics[key] == pytest.approx(value)
     assert "## Confusion matrix" in (out / "report.md").read_text()
-    again = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--method", method, "--output", tmp_path / "again", "--cache", tmp_path / "c.sqlite")
+    again = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--method", method, "--output", tmp_path / "again", "--cache", run.cache)
     assert json.loads((tmp_path / "again" / "metrics.json").read_text())["run"]["model_calls"] == 0, again.stderr
     assert read_jsonl(tmp_path / "again" / "predictions.jsonl") == records
 
@@ -39,9 +40,9 @@ def test_evaluate_writes_predictions_metrics_and_report(tmp_path: Path, method: 
 def test_few_shot_and_sampling_options_run(tmp_path: Path) -> None:
     out = tmp_path / "run"
     qa4re(
-        "evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--shots", "2", "--limit", "4", "--seed", "1", "--output", out, "--cache", tmp_path / "c.sqlite"
+        "evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--shots", "2", "--limit", "2", "--seed", "1", "--output", out, "--cache", tmp_path / "c.sqlite"
     )
-    assert len(read_jsonl(out / "predictions.jsonl")) == 4
+    assert len(read_jsonl(out / "predictions.jsonl")) == 2
 
 
 def test_killed_run_resumes_without_rescoring_finished_examples(tmp_path: Path) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from conftest import SemEvalRun
 from helpers import SEMEVAL, qa4re, read_jsonl
 from qa4re.evaluation.diagnostics import AnswerDiagnostics, gold_rank
 from qa4re.types import Prediction
@@ -48,10 +50,9 @@ def test_a_reader_that_ranks_the_gold_first_has_no_warning() -> None:
     assert summary.gold_rank is not None and summary.gold_rank.advantage == pytest.approx(1.5) and summary.warnings == ()
 
 
-@pytest.mark.model
-def test_evaluate_reports_diagnostics_that_match_its_predictions(tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    result = qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", out, "--cache", tmp_path / "c.sqlite")
+def test_evaluate_reports_diagnostics_that_match_its_predictions(semeval_run: Callable[[str], SemEvalRun]) -> None:
+    run = semeval_run("qa4re")
+    out = run.output
     records = read_jsonl(out / "predictions.jsonl")
     diagnostics = json.loads((out / "metrics.json").read_text())["diagnostics"]
     top, count = Counter(r["answer"] for r in records).most_common(1)[0]
@@ -66,7 +67,7 @@ def test_evaluate_reports_diagnostics_that_match_its_predictions(tmp_path: Path)
     assert diagnostics["gold_rank"]["mean"] == pytest.approx(sum(ranks) / len(ranks))
     assert diagnostics["gold_rank"]["chance"] == 10.0  # 19 options
     for warning in diagnostics["warnings"]:
-        assert f"warning: {warning}" in " ".join(result.stderr.split())
+        assert f"warning: {warning}" in " ".join(run.stderr.split())
     report = (out / "report.md").read_text()
     assert "gold rank advantage" in report and all(w in report for w in diagnostics["warnings"])
     assert (count / len(records) > 0.8) == any(w.startswith("answers by position") for w in diagnostics["warnings"])
@@ -75,10 +76,10 @@ def test_evaluate_reports_diagnostics_that_match_its_predictions(tmp_path: Path)
 @pytest.mark.model
 def test_answer_prefix_and_content_free_calibration_run_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--output", out, "--cache", tmp_path / "c.sqlite", "--answer-prefix", "Option:",
-          "--debias", "content-free")  # fmt: skip
+    qa4re("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--limit", "6", "--output", out, "--cache", tmp_path / "c.sqlite",
+          "--answer-prefix", "Option:", "--debias", "content-free")  # fmt: skip
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["run"]["model_calls"] == 12 + 1  # every SemEval question has the same 19 candidates: one content-free prompt
+    assert metrics["run"]["model_calls"] == 6 + 1  # every SemEval question has the same 19 candidates: one content-free prompt
     assert metrics["run"]["config"]["answer_prefix"] == "Option:" and metrics["run"]["config"]["debias"] == "content-free"
     records = read_jsonl(out / "predictions.jsonl")
     assert all(sum(r["option_probabilities"].values()) == pytest.approx(1.0) for r in records)

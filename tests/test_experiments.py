@@ -114,9 +114,9 @@ cache: cache.sqlite
 datasets:
   - dataset: semeval
     data: {data}
-    limit: 4
+    limit: 2
     dev_split: train
-    dev_limit: 4
+    dev_limit: 2
 """
 
 
@@ -128,7 +128,7 @@ def test_grid_runs_reports_and_reruns_without_model_calls(tmp_path: Path) -> Non
     assert len(results["cells"]) == 4 * 2 * 2 and results["model_calls"] > 0, first.stderr
     for cell in results["cells"]:
         records = read_jsonl(Path(cell["directory"]) / "predictions.jsonl")
-        assert len(records) == 4
+        assert len(records) == 2
         assert cell["micro_f1"] == pytest.approx(independent_scores(records, "Other")["micro_f1"])
     by_id = {c["id"]: c for c in results["cells"]}
     plain = read_jsonl(Path(by_id["semeval/default/qa4re/default/0-shot/seed-0"]["directory"]) / "predictions.jsonl")

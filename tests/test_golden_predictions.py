@@ -4,7 +4,10 @@ The golden file holds, per setting, each example's prediction, answer, prompt ha
 probabilities, recorded on the embedded SmolLM2 (and the tiny random NLI model for the NLI
 baseline). Regenerate it only when a change is meant to change outputs, and say so:
 
-    QA4RE_RECORD_GOLDEN=1 .venv/bin/pytest -q tests/test_golden_predictions.py
+    QA4RE_RECORD_GOLDEN=1 .venv/bin/pytest -q -n 0 tests/test_golden_predictions.py
+
+(one process: each setting's test rewrites its entry of the one file). Each setting is a test of its
+own, so a parallel run spreads them over the workers.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from qa4re.datasets import OnError, read_dataset
 from qa4re.extract.pipeline import Extractor, ExtractorConfig, Scoring
 from qa4re.schemas.loader import load_schema
 from qa4re.types import RelationInstance
+
+pytestmark = pytest.mark.model  # the model is asked for by name (getfixturevalue), so conftest cannot see it
 
 GOLDEN_FILE = GOLDEN / "predictions_by_setting.json"
 EXAMPLES = 6
@@ -54,15 +59,24 @@ def _record(output: Any) -> dict[str, Any]:
     return {k: data[k] for k in keep if k in data}
 
 
-def predictions(backend: Backend, nli: Backend) -> dict[str, list[dict[str, Any]]]:
+def predictions(name: str, model: Backend) -> list[dict[str, Any]]:
+    """The records of setting ``name`` on the first examples of the SemEval fixture."""
     schema = load_schema("semeval")
     items = [i for i in read_dataset("semeval", FIXTURES / "semeval_small" / "TEST_FILE_FULL.TXT", OnError.SKIP) if isinstance(i, RelationInstance)]
     demos = [i for i in read_dataset("semeval", FIXTURES / "semeval_small" / "TRAIN_FILE.TXT", OnError.SKIP) if isinstance(i, RelationInstance)]
-    out = {}
-    for name, config in SETTINGS.items():
-        model = nli if config.method == "nli" else backend
-        out[name] = [_record(o) for o in Extractor(schema, model, config, demos if config.shots else ()).predict(items[:EXAMPLES])]
-    return out
+    config = SETTINGS[name]
+    return [_record(o) for o in Extractor(schema, model, config, demos if config.shots else ()).predict(items[:EXAMPLES])]
+
+
+@pytest.fixture(scope="module")
+def cached_embedded(embedded_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    """The embedded model behind one output cache that every setting (and every worker of a parallel run) shares:
+    a prompt that two settings both ask (the plain QA4RE prompts of na-threshold, content-free, permute and pride)
+    is scored once, as ``qa4re evaluate`` would score it."""
+    from qa4re.backends.cached import CachingBackend
+
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+    return CachingBackend(embedded_backend, shared / "golden-outputs.sqlite")
 
 
 @pytest.fixture(scope="module")
@@ -72,18 +86,21 @@ def nli_backend(tiny_nli: Path) -> Backend:
     return NLIBackend(str(tiny_nli), batch_size=4)
 
 
-def test_every_setting_keeps_its_predictions(embedded_backend: Backend, nli_backend: Backend) -> None:
-    got = predictions(embedded_backend, nli_backend)
-    if os.environ.get("QA4RE_RECORD_GOLDEN"):
-        GOLDEN_FILE.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        pytest.skip(f"recorded {GOLDEN_FILE}")
+def test_the_golden_file_holds_every_setting() -> None:
+    assert sorted(json.loads(GOLDEN_FILE.read_text(encoding="utf-8"))) == sorted(SETTINGS)
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_every_setting_keeps_its_predictions(name: str, request: pytest.FixtureRequest) -> None:
+    got = predictions(name, request.getfixturevalue("nli_backend" if SETTINGS[name].method == "nli" else "cached_embedded"))
     golden = json.loads(GOLDEN_FILE.read_text(encoding="utf-8"))
-    assert sorted(got) == sorted(golden)
-    for name, records in got.items():
-        assert len(records) == len(golden[name]) == EXAMPLES, name
-        for ours, theirs in zip(records, golden[name], strict=True):
-            probabilities, expected = ours.pop("option_probabilities", None), theirs.pop("option_probabilities", None)
-            assert ours == theirs, name
-            if expected is not None:
-                assert probabilities is not None and probabilities.keys() == expected.keys(), name
-                assert all(abs(probabilities[k] - expected[k]) < 1e-5 for k in expected), name
+    if os.environ.get("QA4RE_RECORD_GOLDEN"):
+        GOLDEN_FILE.write_text(json.dumps(golden | {name: got}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        pytest.skip(f"recorded {name} in {GOLDEN_FILE}")
+    assert len(got) == len(golden[name]) == EXAMPLES, name
+    for ours, theirs in zip(got, golden[name], strict=True):
+        probabilities, expected = ours.pop("option_probabilities", None), theirs.pop("option_probabilities", None)
+        assert ours == theirs, name
+        if expected is not None:
+            assert probabilities is not None and probabilities.keys() == expected.keys(), name
+            assert all(abs(probabilities[k] - expected[k]) < 1e-5 for k in expected), name

@@ -10,11 +10,12 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, SemEvalRun
 from helpers import qa4re
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -36,10 +37,8 @@ def shown_ids(dom: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("report")
-    qa4re("evaluate", "--dataset", "semeval", "--data", FIXTURES / "semeval_small", "--output", out / "run", "--cache", out / "c.sqlite")
-    return out / "run"
+def evaluated(semeval_run: Callable[[str], SemEvalRun]) -> Path:
+    return semeval_run("qa4re").output
 
 
 def test_the_page_shows_every_prediction_and_its_filters_work(evaluated: Path, tmp_path: Path) -> None:
