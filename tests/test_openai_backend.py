@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import string
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,15 +31,11 @@ def test_retry_after_wins_over_backoff_and_backoff_is_capped() -> None:
     assert all(0 <= policy.delay(10, None) <= 4 for _ in range(50))
 
 
-@pytest.mark.model  # reads the embedded model's tokenizer
-def test_letter_bias_lifts_exactly_the_tokens_of_the_requests_own_letters() -> None:
-    from transformers import AutoTokenizer
-
-    from qa4re.backends.embedded import embedded_gguf
-
-    ids = letter_token_ids("default")  # the embedded model's tokenizer, read from its GGUF file
-    gguf = embedded_gguf()
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+def test_letter_bias_lifts_exactly_the_tokens_of_the_requests_own_letters(embedded_backend: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    ids = letter_token_ids("default")  # the embedded model's tokenizer, from its converted folder
+    tokenizer = embedded_backend.tokenizer  # the one the embedded model runs with
+    monkeypatch.setenv("QA4RE_CACHE_DIR", str(tmp_path))  # nothing converted: read from the GGUF file itself
+    assert letter_token_ids("default") == ids
     assert set(ids) == set(string.ascii_uppercase)
     for letter, tokens in ids.items():
         assert tokens and all(tokenizer.decode([t]).strip() == letter for t in tokens)

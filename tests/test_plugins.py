@@ -18,30 +18,41 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
+from helpers import qa4re
+from qa4re.backends.registry import BACKENDS
 from qa4re.datasets import OnError, read_dataset
 from qa4re.errors import UnknownNameError
 from qa4re.extract.config import ExtractorConfig
 from qa4re.extract.debiasers import DEBIASERS
 from qa4re.extract.methods import METHODS
 from qa4re.extract.pipeline import Extractor
+from qa4re.extract.selectors import SELECTORS
 from qa4re.schemas.loader import load_schema
 from qa4re.types import Prediction, RelationInstance
 
 SEMEVAL = FIXTURES / "semeval_small"
 
 METHOD = '''
+from dataclasses import dataclass
+
 from qa4re.extract.methods.qa4re import QA4RE
+from qa4re.fields import setting
 from qa4re.prompts.render import RenderedPrompt
 
 
 class Shout(QA4RE):
-    """QA4RE's options under an instruction of its own."""
+    """QA4RE's options under an instruction of its own, with an option of its own (--method-options exclaim=N)."""
 
     name = "shout"
 
+    @dataclass(frozen=True)
+    class Options:
+        exclaim: int = setting(0, "Exclamation marks after the answer cue.", minimum=0)
+
     def render(self, instance, options, demonstrations=()):
         lines = [f"{o.letter}. {o.statement.upper()}" for o in options]
-        return RenderedPrompt("WHICH IS TRUE OF: " + instance.text + "\\n" + "\\n".join(lines) + "\\nANSWER:", options)
+        cue = "\\nANSWER" + "!" * (self.own.exclaim if self.own else 0) + ":"
+        return RenderedPrompt("WHICH IS TRUE OF: " + instance.text + "\\n" + "\\n".join(lines) + cue, options)
 '''
 
 DEBIASER = '''
@@ -88,6 +99,7 @@ class ToyBackend:
             rest = math.log(0.3 / max(1, len(r.answers) - 1))
             liked = min(self.favourite, len(r.answers) - 1)
             out.append(OptionScores({a: math.log(0.7) if i == liked else rest for i, a in enumerate(r.answers)}))
+            self.prompts.append(r.prompt)
         return out
 
     def generate(self, requests):
@@ -97,6 +109,26 @@ class ToyBackend:
         pass
 '''
 
+
+SELECTOR = '''
+from dataclasses import dataclass
+
+from qa4re.extract.selectors.base import Selector
+from qa4re.fields import setting
+
+
+class FirstFew(Selector):
+    """Offers only the first candidates of each prompt (--selector-options keep=N)."""
+
+    name = "first-few"
+
+    @dataclass(frozen=True)
+    class Options:
+        keep: int = setting(2, "Candidates each prompt offers, the first ones.", minimum=1)
+
+    def select(self, prompts, round):
+        return round.ask([round.narrowed(p, tuple(o.relation for o in p.prompt.options[: self.own.keep])) for p in prompts])
+'''
 
 WHISPER = '''
 from qa4re.extract.methods.qa4re import QA4RE
@@ -137,7 +169,7 @@ def install_toy_package(root: Path) -> Path:
     package = root / "toy_qa4re"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
-    for name, text in (("method", METHOD), ("debiaser", DEBIASER), ("backend", BACKEND), ("whisper", WHISPER), ("dataset", DATASET)):
+    for name, text in (("method", METHOD), ("debiaser", DEBIASER), ("backend", BACKEND), ("whisper", WHISPER), ("dataset", DATASET), ("selector", SELECTOR)):
         (package / f"{name}.py").write_text(textwrap.dedent(text))
     (package / "templates").mkdir()
     (package / "templates" / "whisper.v1.yaml").write_text(WHISPER_TEMPLATE)
@@ -203,6 +235,42 @@ def test_a_method_and_a_debiaser_register_in_a_running_program(tmp_path: Path, m
         METHODS.remove("loud")
         DEBIASERS.remove("reverse")
     assert all(isinstance(o, Prediction) and o.answer == max(o.letter_to_relation) for o in outputs)
+
+
+def test_a_plugin_method_and_a_plugin_selector_own_their_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = install_toy_package(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(site))
+    from toy_qa4re.backend import ToyBackend
+    from toy_qa4re.method import Shout
+    from toy_qa4re.selector import FirstFew  # type: ignore[import-not-found]
+
+    items = [i for i in read_dataset("semeval", SEMEVAL / "TEST_FILE_FULL.TXT", OnError.SKIP) if isinstance(i, RelationInstance)][:3]
+    METHODS.add("loud", Shout)
+    SELECTORS.add("first-few", FirstFew)
+    BACKENDS.add("toy", ToyBackend)
+    try:
+        backend = ToyBackend("x")
+        config = ExtractorConfig(method="loud", method_options="exclaim=3", selector="first-few", selector_options="keep=2")
+        outputs = list(Extractor(load_schema("semeval"), backend, config).predict(items))
+        assert all(isinstance(o, Prediction) and len(o.letter_to_relation) <= 3 for o in outputs)  # the two kept, and NA
+        assert backend.prompts and all(p.endswith("ANSWER!!!:") for p in backend.prompts)
+        assert ExtractorConfig(method="loud").own_options("method") == Shout.Options(exclaim=0)  # its defaults
+        # On the command line: the same options; a misspelt one, a bad value, or one given to a class that declares none is one line.
+        args = ("evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--limit", "2", "--model", "toy:x", "--cache", tmp_path / "c.sqlite")
+        run = qa4re(*args, "--method", "loud", "--method-options", "exclaim=1", "--selector", "first-few", "--output", tmp_path / "o")
+        assert json.loads((tmp_path / "o" / "metrics.json").read_text())["run"]["config"]["method_options"] == "exclaim=1", run.stderr
+        for extra, message in (
+            (("--method", "loud", "--method-options", "exclam=1"), "--method-options: Unknown option of the loud method 'exclam'. Did you mean: exclaim?"),
+            (("--method", "loud", "--method-options", "exclaim=-1"), "--method-options: exclaim: must be at least 0"),
+            (("--selector-options", "keep=2"), "--selector-options: the auto selector declares no options of its own"),
+            (("--method-options", "exclaim=1"), "--method-options: the qa4re method declares no options of its own"),
+        ):
+            bad = qa4re(*args, *extra, "--output", tmp_path / "bad", check=False)
+            assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and bad.stderr.startswith(f"error: {message}"), (extra, bad.stderr)
+    finally:
+        METHODS.remove("loud")
+        SELECTORS.remove("first-few")
+        BACKENDS.remove("toy")
 
 
 def test_a_plugin_method_ships_its_template_and_a_plugin_dataset_its_schema(tmp_path: Path) -> None:

@@ -167,6 +167,13 @@ def _typed(raw: str, kind: Any) -> Any:
     return raw
 
 
+def own_options(cls: type, text: str | None, flag: str, owner: str) -> Any:
+    """``cls.Options`` made from ``text`` (``KEY=VALUE,...``, see :func:`keyword_options`); None where ``cls`` declares none."""
+    options: type | None = getattr(cls, "Options", None)
+    values = keyword_options(text, options, flag, owner)
+    return options(**values) if options is not None else None
+
+
 def keyword_options(text: str | None, options: type | None, flag: str, owner: str) -> dict[str, Any]:
     """``KEY=VALUE[,KEY=VALUE]`` checked against a plug-in's own ``Options`` dataclass (fields made with :func:`setting`).
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from qa4re.backends.base import DEFAULT_SYSTEM_MESSAGE
 from qa4re.errors import ConfigError
 from qa4re.extract.registries import DEBIASERS, METHODS, SELECTORS
-from qa4re.fields import declared, keyword_options, setting, validate
+from qa4re.fields import declared, own_options, setting, validate
+from qa4re.registry import Registry
 
 
 class Scoring(str, Enum):
@@ -36,6 +38,7 @@ class ExtractorConfig:
     """Settings of an :class:`~qa4re.extract.pipeline.Extractor` (all have the paper's defaults)."""
 
     method: str = setting("qa4re", "Prompting method (the paper's QA4RE, its baselines, or a plug-in's).", choices=METHODS.names, spacy=True)
+    method_options: str | None = setting(None, "Options a method declares itself (its Options class; plug-ins): KEY=VALUE, comma-separated.", spacy=True)
     shots: int = setting(0, "Demonstrations per prompt (type-matched, seeded).", minimum=0, grid=False)
     seed: int = setting(0, "Seed for sampling and demonstrations.", grid=False)
     scoring: Scoring = setting(Scoring.LOGPROBS, "logprobs: option probabilities; generate: parse the first standalone letter of greedy text.")
@@ -73,6 +76,7 @@ class ExtractorConfig:
         "sure", "--preselect: the method whose answer scores rank the candidates (sure: their filled templates).", choices=METHODS.names, spacy=True
     )
     debias_options: str | None = setting(None, "Options a debiaser declares itself (its Options class; plug-ins): KEY=VALUE, comma-separated.", spacy=True)
+    selector_options: str | None = setting(None, "Options a selector declares itself (its Options class; plug-ins): KEY=VALUE, comma-separated.", spacy=True)
 
     def __post_init__(self) -> None:
         validate(self)  # a misspelt method, debiaser or selector, or a value below its minimum, fails here
@@ -81,13 +85,30 @@ class ExtractorConfig:
         self.refuse_unused()
 
     def refuse_unused(self) -> None:
-        """A debiaser's or selector's knob set away from its default, that the chosen one does not read, is one line."""
-        debiaser = DEBIASERS.get(self.debias)  # the class, imported by name
-        keyword_options(self.debias_options, getattr(debiaser, "Options", None), "--debias-options", f"the {self.debias} debiaser")
-        for chosen, registry, noun in ((self.debias, DEBIASERS, "debiaser"), (self.selector, SELECTORS, "selector")):
+        """What the chosen method, debiaser and selector do not take is one line: their own options checked against
+        their ``Options`` class, and a knob another one of its kind reads (``takes``), set away from its default."""
+        for noun, (chosen, registry) in self._chosen().items():
+            own_options(registry.get(chosen), getattr(self, OPTIONS_FIELD[noun]), option_flag(noun), f"the {chosen} {noun}")
             takes = {name: getattr(registry.get(name), "takes", ()) for name in registry.names()}
             for d in declared(ExtractorConfig):
                 takers = [name for name, fields in takes.items() if d.name in fields]
                 if takers and d.name not in takes[chosen] and getattr(self, d.name) != d.default:
                     raise ConfigError(f"--{d.name.replace('_', '-')}: the {chosen} {noun} does not take this option "
                                       f"({', '.join(takers)} {'does' if len(takers) == 1 else 'do'})")  # fmt: skip
+
+    def _chosen(self) -> dict[str, tuple[str, Registry[Any]]]:
+        return {"method": (self.method, METHODS), "debiaser": (self.debias, DEBIASERS), "selector": (self.selector, SELECTORS)}
+
+    def own_options(self, noun: str) -> Any:
+        """The chosen method's, debiaser's or selector's own ``Options`` (``noun``: method, debiaser, selector), None where it declares none."""
+        chosen, registry = self._chosen()[noun]
+        return own_options(registry.get(chosen), getattr(self, OPTIONS_FIELD[noun]), option_flag(noun), f"the {chosen} {noun}")
+
+
+# Where each kind of plug-in finds its own options (KEY=VALUE text, checked against its Options class).
+OPTIONS_FIELD = {"method": "method_options", "debiaser": "debias_options", "selector": "selector_options"}
+
+
+def option_flag(noun: str) -> str:
+    """The command-line flag of a kind's own options (``--method-options``)."""
+    return "--" + OPTIONS_FIELD[noun].replace("_", "-")

@@ -61,7 +61,7 @@ class Extractor:
         if not self.method.debiasable and self.config.debias != "none":
             raise ConfigError(f"--method {self.config.method} gives independent scores, not a choice among options; it takes no --debias")
         self.debiaser: Debiaser = debiaser_class(self.config.debias)(self.config)
-        self.selector: Selector = selector_class(self.config.selector)()
+        self.selector: Selector = selector_class(self.config.selector)(self.config.own_options("selector"))
 
     def predict(self, items: Iterable[Item], chunk_size: int | None = None) -> Iterator[Output]:
         """Stream one output per item, in order; memory stays bounded by ``chunk_size``."""

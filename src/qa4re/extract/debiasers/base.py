@@ -13,8 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from qa4re.fields import keyword_options
-
 if TYPE_CHECKING:  # the settings module imports this package's registry
     from qa4re.extract.builder import InstanceView, PreparedPrompt
     from qa4re.extract.config import ExtractorConfig
@@ -49,8 +47,7 @@ class Debiaser:
 
     def __init__(self, config: ExtractorConfig) -> None:
         self.config = config
-        own = keyword_options(config.debias_options, self.Options, "--debias-options", f"the {self.name} debiaser")
-        self.options = self.Options(**own) if self.Options else None
+        self.own = config.own_options("debiaser")  # its own options: an instance of Options, or None
 
     def plan(self, prompts: Sequence[PreparedPrompt], variant: Variants) -> list[Plan]:
         """Which prompts each instance of a batch needs."""

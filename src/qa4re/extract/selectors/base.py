@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from qa4re.backends.base import OptionScores, ScoreRequest
 from qa4re.types import Output
@@ -39,6 +39,10 @@ class Selector:
 
     name: ClassVar[str] = "flat"
     takes: ClassVar[tuple[str, ...]] = ()  # the ExtractorConfig fields it reads (another one set is refused)
+    Options: ClassVar[type | None] = None  # a dataclass of options of its own (fields made with setting()): --selector-options
+
+    def __init__(self, options: Any = None) -> None:
+        self.own = options  # its own options: an instance of Options, or None
 
     def select(self, prompts: Sequence[PreparedPrompt], round: Round) -> list[Output]:
         """One output per prompt, in order."""
