@@ -9,7 +9,7 @@ import pytest
 
 from helpers import qa4re
 from qa4re.backends.settings import BackendSettings, ModelRef, parse_model
-from qa4re.errors import UnknownNameError
+from qa4re.errors import ConfigError, UnknownNameError
 
 
 @pytest.mark.parametrize(
@@ -37,6 +37,30 @@ def test_an_existing_path_with_a_colon_is_a_local_model(tmp_path: Path) -> None:
     folder = tmp_path / "run:1"
     folder.mkdir()
     assert parse_model(str(folder)).backend == "transformers"
+
+
+def test_each_built_in_backend_declares_its_own_options_and_each_is_a_flag_of_its_own() -> None:
+    from dataclasses import fields
+
+    from qa4re.backends.registry import BACKENDS, option_names
+    from qa4re.backends.settings import SharedSettings
+
+    owned = {name: option_names(BACKENDS.get(name)) for name in ("transformers", "llama", "openai", "nli", "fake")}
+    assert owned == {"transformers": {"prefix_cache_mib"}, "llama": {"threads"}, "nli": set(), "fake": set(),
+                     "openai": {"base_url", "api", "concurrency", "timeout", "max_retries", "letter_tokenizer"}}  # fmt: skip
+    flags = {f.name for f in fields(BackendSettings)}
+    shared = {f.name for f in fields(SharedSettings)}
+    for name, own in owned.items():  # declared in the backend's module, composed into the settings; no name in two places
+        assert own <= flags and not own & shared and not own & set(BACKENDS.get(name).settings), name
+    # Set by its flag or by --backend-options, a built-in backend's own option reaches its constructor; both ways at once is one line.
+    assert BackendSettings(model="llama:m.gguf", backend_options="threads=3").options()["threads"] == 3
+    assert BackendSettings(model="llama:m.gguf", threads=3).options()["threads"] == 3
+    with pytest.raises(ConfigError, match="--backend-options: threads is also set by --threads; give it once"):
+        BackendSettings(model="llama:m.gguf", threads=2, backend_options="threads=3")
+    with pytest.raises(ConfigError, match=r"--threads: the transformers backend does not take this option \(it takes: .*prefix_cache_mib"):
+        BackendSettings(model="default", threads=2)
+    with pytest.raises(ConfigError, match=r"--backend-options: Unknown option of the openai backend \(OpenAIBackend\) 'concurency'. Did you mean"):
+        BackendSettings(model="openai:m", backend_options="concurency=2")
 
 
 def test_each_backend_gets_only_the_settings_it_declares() -> None:
@@ -88,7 +112,5 @@ def test_a_grids_model_defaults_reach_only_the_models_that_take_them(tmp_path: P
 
 
 def test_backend_options_are_refused_by_a_backend_that_declares_none() -> None:
-    from qa4re.errors import ConfigError
-
-    with pytest.raises(ConfigError, match=r"--backend-options: the transformers backend \(TransformersBackend\) declares no options of its own"):
-        BackendSettings(backend_options="temperature=0.5")
+    with pytest.raises(ConfigError, match=r"--backend-options: the nli backend \(NLIBackend\) declares no options of its own"):
+        BackendSettings(model="nli:./m", backend_options="temperature=0.5")

@@ -160,10 +160,12 @@ def _typed(raw: str, kind: Any) -> Any:
         if raw.lower() not in ("true", "false", "yes", "no", "1", "0"):
             raise ValueError(f"expected true or false, got '{raw}'")
         return raw.lower() in ("true", "yes", "1")
-    if kind is int:
-        return int(raw)
-    if kind is float:
-        return float(raw)
+    for number, noun in ((int, "an integer"), (float, "a number")):
+        if kind is number:
+            try:
+                return number(raw)
+            except ValueError:
+                raise ValueError(f"expected {noun}, got '{raw}'") from None
     return raw
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from qa4re.backends.base import LANGUAGE_MODEL, GenerateRequest, OptionScores, S
 from qa4re.backends.embedded import EMBEDDED_NAMES, embedded_gguf, gguf_fingerprint
 from qa4re.backends.encoding import Encoded, PromptEncoder, common_prefix_length, stop_at, with_lengths
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError
+from qa4re.fields import setting
 
 DEFAULT_CONTEXT = 8192  # KV cells allocated when the model's own context is longer
 INSTALL_HINT = "make install-llama (or: CMAKE_ARGS='-DGGML_NATIVE=OFF -DGGML_AVX2=ON' pip install 'qa4re[llama]')"
@@ -69,6 +71,13 @@ def gpu_layers(device: str, supports_gpu: bool) -> int:
     return -1
 
 
+@dataclass(frozen=True)
+class LlamaOptions:
+    """The llama: backend's own options (``--threads``, or ``--backend-options threads=N``)."""
+
+    threads: int | None = setting(None, "llama: models: CPU threads (default: every core this process may use).", minimum=1, output=False)
+
+
 class LlamaBackend:
     """A GGUF file run by llama.cpp behind the backend seam.
 
@@ -82,7 +91,8 @@ class LlamaBackend:
     """
 
     capabilities = LANGUAGE_MODEL
-    settings = ("chat_template", "batch_size", "device", "dtype", "device_map", "threads")
+    settings = ("chat_template", "batch_size", "device", "dtype", "device_map")  # the shared settings it takes
+    Options = LlamaOptions
     max_letter_options = None  # every answer is scored to its end
 
     def __init__(

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 from qa4re.backends.base import LANGUAGE_MODEL, GenerateRequest, OptionScores, ScoreRequest, Usage
 from qa4re.errors import BackendError, BackendUnavailable, ConfigError
+from qa4re.fields import setting
 from qa4re.types import AnswerSource, is_option_letter
 
 T = TypeVar("T")
@@ -145,6 +146,23 @@ def _retryable(exc: BaseException) -> bool:
     return bool(isinstance(exc, openai.APIConnectionError | openai.APIResponseValidationError | ValueError))
 
 
+_SERVED = "openai:<name> models: "
+
+
+@dataclass(frozen=True)
+class OpenAIOptions:
+    """The openai: backend's own options (each its own flag, or ``--backend-options KEY=VALUE``)."""
+
+    base_url: str | None = setting(None, _SERVED + "API root, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL).")
+    api: str = setting("chat", _SERVED + "chat or completions endpoint.")
+    concurrency: int = setting(4, _SERVED + "requests in flight at once.", minimum=1, output=False)
+    timeout: float = setting(60.0, _SERVED + "seconds per request before it is retried.", output=False)
+    max_retries: int = setting(5, _SERVED + "retries per request (backoff with jitter, Retry-After honoured).", minimum=0, output=False)
+    letter_tokenizer: str | None = setting(
+        None, _SERVED + "its tokenizer (tiktoken[:<encoding>], default, a .gguf, folder or hub id), for logit_bias on the letters."
+    )
+
+
 class OpenAIBackend:
     """An OpenAI-compatible endpoint behind the backend seam.
 
@@ -162,7 +180,8 @@ class OpenAIBackend:
     """
 
     capabilities = LANGUAGE_MODEL
-    settings = ("chat_template", "base_url", "api", "concurrency", "timeout", "max_retries", "letter_tokenizer")
+    settings = ("chat_template",)  # the shared settings it takes
+    Options = OpenAIOptions
     # Only the first token's top log-probabilities come back: past Z ("AB" may start with the token "A") letters cannot be told apart.
     max_letter_options = 26
 

@@ -7,16 +7,17 @@ looks like a backend name but is none (``opneai:gpt-4o``) is an error with a sug
 hub id.
 
 A registered backend is a class built as ``cls(name, **options)``. It declares, as class
-attributes, its ``capabilities`` (what methods it can run) and ``settings``: the names of the
-:class:`~qa4re.backends.settings.BackendSettings` fields it takes. Third-party backends register
-through the entry-point group ``qa4re.backends``.
+attributes, its ``capabilities`` (what methods it can run), ``settings``: the names of the shared
+settings (:class:`~qa4re.backends.settings.SharedSettings`) it takes, and optionally ``Options``: a
+dataclass of options of its own (fields made with :func:`qa4re.fields.setting`). Third-party
+backends register through the entry-point group ``qa4re.backends``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,9 @@ def get_backend(model: str = "default", **options: Any) -> Backend:
     prefix (``opneai:gpt-4o``) raises :class:`UnknownNameError` with a suggestion.
     """
     return build_backend(model, options)
+
+
+def option_names(cls: type) -> set[str]:
+    """The names of the options a backend class declares itself (its ``Options`` dataclass; none without one)."""
+    options = getattr(cls, "Options", None)
+    return {f.name for f in fields(options)} if options is not None and is_dataclass(options) else set()

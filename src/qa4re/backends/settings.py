@@ -18,20 +18,22 @@ from qa4re.backends.base import Backend
 from qa4re.backends.cached import CachingBackend
 from qa4re.backends.device import Placement, batch_defaults
 from qa4re.backends.embedded import cache_dir
-from qa4re.backends.registry import ModelRef, backend_class, build_backend, parse_model
+from qa4re.backends.llama import LlamaOptions
+from qa4re.backends.openai_compatible import OpenAIOptions
+from qa4re.backends.registry import ModelRef, backend_class, build_backend, option_names, parse_model
+from qa4re.backends.transformers import TransformersOptions
 from qa4re.errors import ConfigError
 from qa4re.fields import declared, keyword_options, setting, validate
 
 __all__ = ["BackendSettings", "ModelRef", "parse_model"]
 
-_SERVED = "openai:<name> models: "
 # Settings the pipeline itself reads, whatever the backend: which model, requests per call, the output cache, costs.
 PIPELINE_SETTINGS = frozenset({"model", "batch_size", "cache", "price_per_million_input", "price_per_million_output"})
 
 
 @dataclass(frozen=True)
-class BackendSettings:
-    """Which model to load and how to call it."""
+class SharedSettings:
+    """Settings more than one backend takes (each backend names those it takes in ``settings``)."""
 
     model: str = setting(
         "default",
@@ -54,20 +56,15 @@ class BackendSettings:
         None, "Local transformers models: a LoRA adapter folder (from qa4re tune) merged into --model's weights; part of the fingerprint.", spacy=True
     )
     backend_options: str | None = setting(
-        None, "Options a backend declares itself (its Options class; plug-ins): KEY=VALUE, comma-separated, e.g. temperature=0.5.", spacy=True
+        None, "Options the backend declares itself (its Options class, built-in or plug-in): KEY=VALUE, comma-separated, e.g. threads=2.", spacy=True
     )
-    threads: int | None = setting(None, "llama: models: CPU threads (default: every core this process may use).", minimum=1, output=False)
-    prefix_cache_mib: int | None = setting(
-        None, "Local transformers models: MiB of shared-prefix KV states kept for reuse (default: 256, or 2% of RAM if less).", minimum=0, output=False
-    )
-    base_url: str | None = setting(None, _SERVED + "API root, e.g. http://127.0.0.1:8080/v1 (default: $OPENAI_BASE_URL).")
-    api: str = setting("chat", _SERVED + "chat or completions endpoint.")
-    concurrency: int = setting(4, _SERVED + "requests in flight at once.", minimum=1, output=False)
-    timeout: float = setting(60.0, _SERVED + "seconds per request before it is retried.", output=False)
-    max_retries: int = setting(5, _SERVED + "retries per request (backoff with jitter, Retry-After honoured).", minimum=0, output=False)
-    letter_tokenizer: str | None = setting(
-        None, _SERVED + "its tokenizer (tiktoken[:<encoding>], default, a .gguf, folder or hub id), for logit_bias on the letters."
-    )
+
+
+@dataclass(frozen=True)
+class BackendSettings(OpenAIOptions, TransformersOptions, LlamaOptions, SharedSettings):
+    """Which model to load and how to call it: the shared settings, then each built-in backend's own ``Options``
+    (declared in its module, composed here so that each is a flag of its own), then the cost settings."""
+
     price_per_million_input: float | None = setting(None, "Price per million prompt tokens, for the cost estimate.", output=False)
     price_per_million_output: float | None = setting(None, "Price per million completion tokens, for the cost estimate.", output=False)
 
@@ -82,7 +79,8 @@ class BackendSettings:
 
     def refuse_unused(self) -> None:
         """An option set away from its default that the model's backend does not take is one line, never silently dropped."""
-        taken = set(getattr(backend_class(self.model), "settings", ()))
+        cls = backend_class(self.model)
+        taken = set(getattr(cls, "settings", ())) | option_names(cls)
         for d in declared(BackendSettings):
             if d.name in PIPELINE_SETTINGS or d.name in taken or d.name == "backend_options" or getattr(self, d.name) == d.default:
                 continue
@@ -108,13 +106,20 @@ class BackendSettings:
         return batch_defaults(self.device)[0] if self.local else 8
 
     def own_options(self) -> dict[str, Any]:
-        """``backend_options`` checked against the backend's own ``Options`` dataclass (its fields made with ``setting()``)."""
+        """The backend's own options (its ``Options`` dataclass): those set by their flags (built-in backends'), and
+        ``backend_options`` checked against the class; one option set both ways is one line."""
         cls = backend_class(self.model)
         owner = f"the {parse_model(self.model).backend} backend ({cls.__name__})"
-        return keyword_options(self.backend_options, getattr(cls, "Options", None), "--backend-options", owner)
+        given = keyword_options(self.backend_options, getattr(cls, "Options", None), "--backend-options", owner)
+        flags = {d.name: d for d in declared(BackendSettings)}
+        values = {name: value for name in option_names(cls) if name in flags and (value := getattr(self, name)) is not None}
+        for name in given:
+            if name in flags and getattr(self, name) != flags[name].default:
+                raise ConfigError(f"--backend-options: {name} is also set by --{name.replace('_', '-')}; give it once")
+        return values | given
 
     def options(self) -> dict[str, Any]:
-        """The constructor options of the model's backend: the settings it declares, where set, and its own options."""
+        """The constructor options of the model's backend: the shared settings it takes, where set, and its own options."""
         names = backend_class(self.model).settings
         return {name: value for name in names if (value := getattr(self, name)) is not None} | self.own_options()
 

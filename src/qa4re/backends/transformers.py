@@ -14,6 +14,7 @@ import math
 import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from qa4re.backends.adapters import adapter_tag, check_base, with_adapter
@@ -22,6 +23,7 @@ from qa4re.backends.device import BATCH_DEFAULTS, Placement, load_placed, resolv
 from qa4re.backends.embedded import resolve_model
 from qa4re.backends.encoding import Encoded, PromptEncoder, common_prefix_length, has_prefix_answers, stop_at, with_lengths
 from qa4re.errors import BackendError, BackendUnavailable
+from qa4re.fields import setting
 
 __all__ = ["AnswerTree", "PrefixStates", "TransformersBackend", "common_prefix_length", "has_prefix_answers", "prefix_grouped_batches"]
 
@@ -147,6 +149,15 @@ class PrefixStates:
         self.bytes = 0
 
 
+@dataclass(frozen=True)
+class TransformersOptions:
+    """The transformers backend's own options (``--prefix-cache-mib``, or ``--backend-options prefix_cache_mib=N``)."""
+
+    prefix_cache_mib: int | None = setting(
+        None, "Local transformers models: MiB of shared-prefix KV states kept for reuse (default: 256, or 2% of RAM if less).", minimum=0, output=False
+    )
+
+
 class TransformersBackend:
     """A local transformers model behind the backend seam.
 
@@ -167,7 +178,8 @@ class TransformersBackend:
     """
 
     capabilities = LANGUAGE_MODEL
-    settings = ("chat_template", "batch_size", "device", "dtype", "device_map", "prefix_cache_mib", "adapter")
+    settings = ("chat_template", "batch_size", "device", "dtype", "device_map", "adapter")  # the shared settings it takes
+    Options = TransformersOptions
     max_letter_options = None  # every answer is scored to its end, so letters past Z can win too
 
     min_shared_prefix = 16  # tokens; shorter shared prefixes are not worth a separate forward pass
