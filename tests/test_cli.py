@@ -47,7 +47,7 @@ def test_few_shot_and_sampling_options_run(tmp_path: Path) -> None:
 
 def test_killed_run_resumes_without_rescoring_finished_examples(tmp_path: Path) -> None:
     cache = tmp_path / "c.sqlite"
-    args = ["evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--split", "train", "--batch-size", "1", "--method", "vanilla"]
+    args = ["evaluate", "--dataset", "semeval", "--data", SEMEVAL, "--split", "train", "--batch-size", "1"]
     process = subprocess.Popen(
         [sys.executable, "-m", "qa4re", *args, "--output", tmp_path / "killed", "--cache", cache], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
