@@ -88,7 +88,7 @@ class ExtractorConfig:
         """What the chosen method, debiaser and selector do not take is one line: their own options checked against
         their ``Options`` class, and a knob another one of its kind reads (``takes``), set away from its default."""
         for noun, (chosen, registry) in self._chosen().items():
-            own_options(registry.get(chosen), getattr(self, OPTIONS_FIELD[noun]), option_flag(noun), f"the {chosen} {noun}")
+            self.own_options(noun)
             takes = {name: getattr(registry.get(name), "takes", ()) for name in registry.names()}
             for d in declared(ExtractorConfig):
                 takers = [name for name, fields in takes.items() if d.name in fields]
