@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 from qa4re.errors import ConfigError, Qa4reError, UnknownNameError
 
@@ -167,6 +167,20 @@ def _typed(raw: str, kind: Any) -> Any:
             except ValueError:
                 raise ValueError(f"expected {noun}, got '{raw}'") from None
     return raw
+
+
+class OwnsOptions:
+    """What a registered method, debiaser or selector declares about its settings (the prompt layer's plug-ins).
+
+    ``takes``: the ``ExtractorConfig`` fields that only some of its kind read and it does (another one of
+    them set away from its default is refused in one line); ``Options``: a dataclass of options of its
+    own, fields made with :func:`setting` (``--method-options``, ``--debias-options``, ``--selector-options``),
+    given to the instance as ``own`` (None where it declares none).
+    """
+
+    takes: ClassVar[tuple[str, ...]] = ()
+    Options: ClassVar[type | None] = None
+    own: Any = None
 
 
 def own_options(cls: type, text: str | None, flag: str, owner: str) -> Any:

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from qa4re.fields import OwnsOptions
+
 if TYPE_CHECKING:  # the settings module imports this package's registry
     from qa4re.extract.builder import InstanceView, PreparedPrompt
     from qa4re.extract.config import ExtractorConfig
@@ -37,13 +39,11 @@ class Plan:
 ByPosition = dict[int, list[float]]  # rotation -> option probabilities by position
 
 
-class Debiaser:
+class Debiaser(OwnsOptions):
     """No debiasing: each instance's own prompt, its probabilities as they are."""
 
     name: ClassVar[str] = "none"
     stateful: ClassVar[bool] = False  # learns from the stream's own inputs (it cannot be split across workers)
-    takes: ClassVar[tuple[str, ...]] = ()  # the ExtractorConfig fields it reads (another one set is refused)
-    Options: ClassVar[type | None] = None  # a dataclass of options of its own (fields made with setting()): --debias-options
 
     def __init__(self, config: ExtractorConfig) -> None:
         self.config = config

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from qa4re.backends.base import LANGUAGE_MODEL, Capability, OptionScores, ScoreRequest
+from qa4re.fields import OwnsOptions
 from qa4re.prompts.decode import apply_na_threshold, decide, letter_mass, parse_label
 from qa4re.prompts.options import OptionOrder, label_options
 from qa4re.prompts.render import Demonstration, RenderedPrompt, prompt_template, render_prompt
@@ -34,7 +35,7 @@ class Verdict:
     letter_mass: float | None = None
 
 
-class PromptMethod:
+class PromptMethod(OwnsOptions):
     """A method that renders a packaged template and lets the model choose among options.
 
     Subclasses set ``name`` and ``template`` (a registered prompt template's versioned name; default
@@ -48,8 +49,6 @@ class PromptMethod:
     debiasable: ClassVar[bool] = True  # its option probabilities are a distribution a debiaser may reshape
     reports_letter_mass: ClassVar[bool] = True  # the scores are single answers, whose total probability says something
     max_new_tokens: ClassVar[int] = 32  # generation: tokens of a reply
-    takes: ClassVar[tuple[str, ...]] = ()  # the ExtractorConfig fields only some methods read (another one set is refused)
-    Options: ClassVar[type | None] = None  # a dataclass of options of its own (fields made with setting()): --method-options
 
     def __init__(self, options: Any = None) -> None:
         self.own = options  # its own options: an instance of Options, or None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from qa4re.backends.base import OptionScores, ScoreRequest
+from qa4re.fields import OwnsOptions
 from qa4re.types import Output
 
 if TYPE_CHECKING:  # the settings module imports this package's registry
@@ -34,12 +35,10 @@ class Round:
     score: Callable[[Sequence[ScoreRequest]], list[OptionScores]]  # the backend itself
 
 
-class Selector:
+class Selector(OwnsOptions):
     """Every candidate in one prompt per instance (no selection)."""
 
     name: ClassVar[str] = "flat"
-    takes: ClassVar[tuple[str, ...]] = ()  # the ExtractorConfig fields it reads (another one set is refused)
-    Options: ClassVar[type | None] = None  # a dataclass of options of its own (fields made with setting()): --selector-options
 
     def __init__(self, options: Any = None) -> None:
         self.own = options  # its own options: an instance of Options, or None
