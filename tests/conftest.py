@@ -115,7 +115,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def semeval_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], SemEvalRun]:
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every worker of a parallel run sees (the parent of their own temporary roots); this run's own otherwise."""
+    return tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+
+
+@pytest.fixture(scope="session")
+def semeval_run(shared_tmp: Path) -> Callable[[str], SemEvalRun]:
     """``qa4re evaluate`` of a method on the SemEval fixture, run once per test run and method.
 
     The tests that read one default run's files (predictions, metrics, report, page) share it, also
@@ -126,10 +132,8 @@ def semeval_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Sem
 
     from helpers import SEMEVAL, qa4re
 
-    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
-
     def run(method: str) -> SemEvalRun:
-        root = shared / f"semeval-{method}"
+        root = shared_tmp / f"semeval-{method}"
         with FileLock(str(root) + ".lock"):
             if not (root / "stderr.txt").is_file():
                 args = ("--method", method, "--output", root / "run", "--cache", root / "c.sqlite")

@@ -69,14 +69,13 @@ def predictions(name: str, model: Backend) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def cached_embedded(embedded_backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Backend:
+def cached_embedded(embedded_backend: Backend, shared_tmp: Path) -> Backend:
     """The embedded model behind one output cache that every setting (and every worker of a parallel run) shares:
     a prompt that two settings both ask (the plain QA4RE prompts of na-threshold, content-free, permute and pride)
     is scored once, as ``qa4re evaluate`` would score it."""
     from qa4re.backends.cached import CachingBackend
 
-    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
-    return CachingBackend(embedded_backend, shared / "golden-outputs.sqlite")
+    return CachingBackend(embedded_backend, shared_tmp / "golden-outputs.sqlite")
 
 
 @pytest.fixture(scope="module")

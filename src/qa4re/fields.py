@@ -180,7 +180,10 @@ class OwnsOptions:
 
     takes: ClassVar[tuple[str, ...]] = ()
     Options: ClassVar[type | None] = None
-    own: Any = None
+
+    def __init__(self, own: Any = None) -> None:
+        """``own``: its ``Options``, as ``ExtractorConfig.own_options`` parsed them (None: every default)."""
+        self.own: Any = own if own is not None or self.Options is None else self.Options()
 
 
 def own_options(cls: type, text: str | None, flag: str, owner: str) -> Any:

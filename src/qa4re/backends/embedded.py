@@ -56,16 +56,20 @@ def gguf_fingerprint(path: Path) -> str:
     return f"{path.stem}-{digest.hexdigest()[:16]}"
 
 
+def _complete(target: Path) -> bool:
+    return (target / "config.json").is_file() and (target / "model.safetensors").is_file()
+
+
 def converted_folder(path: Path) -> Path | None:
     """The transformers folder ``path`` was converted to, if it was (None: not yet)."""
     target = cache_dir() / "models" / gguf_fingerprint(path)
-    return target if (target / "config.json").is_file() and (target / "model.safetensors").is_file() else None
+    return target if _complete(target) else None
 
 
 def converted_gguf(path: Path) -> Path:
     """A transformers folder with the de-quantized weights of ``path``, converted on first use."""
-    target = cache_dir() / "models" / gguf_fingerprint(path)
-    if converted_folder(path) is not None:
+    target = cache_dir() / "models" / gguf_fingerprint(path)  # the fingerprint reads 2 MiB of the file: once
+    if _complete(target):
         return target
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer

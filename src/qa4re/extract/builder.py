@@ -47,7 +47,7 @@ class PromptBuilder:
     ) -> None:
         self.schema = schema
         self.config = config
-        self.method = method or get_method(config.method, config.method_options)
+        self.method = method or get_method(config.method, config.own_options("method"))
         self._pool = self._demonstration_pool(demonstrations) if config.shots else {}
 
     def candidates(self, instance: RelationInstance) -> tuple[tuple[str, ...] | None, bool]:

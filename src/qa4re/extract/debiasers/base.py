@@ -46,8 +46,8 @@ class Debiaser(OwnsOptions):
     stateful: ClassVar[bool] = False  # learns from the stream's own inputs (it cannot be split across workers)
 
     def __init__(self, config: ExtractorConfig) -> None:
+        super().__init__(config.own_options("debiaser"))
         self.config = config
-        self.own = config.own_options("debiaser")  # its own options: an instance of Options, or None
 
     def plan(self, prompts: Sequence[PreparedPrompt], variant: Variants) -> list[Plan]:
         """Which prompts each instance of a batch needs."""

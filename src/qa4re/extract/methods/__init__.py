@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from qa4re.extract.methods.base import PromptMethod, Verdict
 from qa4re.extract.registries import METHODS
-from qa4re.fields import own_options
 
 
 def method_class(name: str) -> type[PromptMethod]:
@@ -13,10 +14,9 @@ def method_class(name: str) -> type[PromptMethod]:
     return cls
 
 
-def get_method(name: str, options: str | None = None) -> PromptMethod:
-    """The method registered as ``name``, with its own ``options`` (``KEY=VALUE,...``, checked against its ``Options`` class)."""
-    cls = method_class(name)
-    return cls(own_options(cls, options, "--method-options", f"the {name} method"))
+def get_method(name: str, own: Any = None) -> PromptMethod:
+    """The method registered as ``name``, with its own options (``ExtractorConfig.own_options("method")``; None: their defaults)."""
+    return method_class(name)(own)
 
 
 __all__ = ["METHODS", "PromptMethod", "Verdict", "get_method", "method_class"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from qa4re.backends.base import LANGUAGE_MODEL, Capability, OptionScores, ScoreRequest
 from qa4re.fields import OwnsOptions
@@ -49,9 +49,6 @@ class PromptMethod(OwnsOptions):
     debiasable: ClassVar[bool] = True  # its option probabilities are a distribution a debiaser may reshape
     reports_letter_mass: ClassVar[bool] = True  # the scores are single answers, whose total probability says something
     max_new_tokens: ClassVar[int] = 32  # generation: tokens of a reply
-
-    def __init__(self, options: Any = None) -> None:
-        self.own = options  # its own options: an instance of Options, or None
 
     def options(self, schema: RelationSchema, instance: RelationInstance, candidates: Sequence[str], order: OptionOrder) -> tuple[Option, ...]:
         """The answer options of ``instance`` among ``candidates`` (default: the relation labels)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from qa4re.backends.base import OptionScores, ScoreRequest
 from qa4re.fields import OwnsOptions
@@ -39,9 +39,6 @@ class Selector(OwnsOptions):
     """Every candidate in one prompt per instance (no selection)."""
 
     name: ClassVar[str] = "flat"
-
-    def __init__(self, options: Any = None) -> None:
-        self.own = options  # its own options: an instance of Options, or None
 
     def select(self, prompts: Sequence[PreparedPrompt], round: Round) -> list[Output]:
         """One output per prompt, in order."""
